@@ -1,0 +1,132 @@
+// swift-tools-version: 6.1
+import PackageDescription
+
+/// Every module is built in Swift 6 language mode with strict concurrency.
+let strictSettings: [SwiftSetting] = [
+    .enableUpcomingFeature("ExistentialAny"),
+]
+
+let package = Package(
+    name: "SerialBridge",
+    platforms: [.macOS(.v14)],
+    products: [
+        .executable(name: "serialbridge", targets: ["SerialBridgeCLI"]),
+        .executable(name: "serialbridge-server", targets: ["SerialBridgeServerCLI"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-nio.git", from: "2.101.2"),
+        .package(url: "https://github.com/apple/swift-log.git", from: "1.16.2"),
+        .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.8.2"),
+        .package(url: "https://github.com/swift-server/swift-service-lifecycle.git", from: "2.13.0"),
+        .package(url: "https://github.com/hummingbird-project/hummingbird.git", from: "2.28.1"),
+        .package(url: "https://github.com/hummingbird-project/hummingbird-websocket.git", from: "2.8.1"),
+        .package(url: "https://github.com/hummingbird-project/swift-websocket.git", from: "1.6.2"),
+        .package(url: "https://github.com/groue/GRDB.swift.git", from: "7.10.0"),
+        .package(url: "https://github.com/apple/swift-nio-ssl.git", from: "2.37.6"),
+        .package(url: "https://github.com/apple/swift-http-types.git", from: "1.8.0"),
+    ],
+    targets: [
+        // C shims for what Glibc does not expose to Swift: pseudo-terminals and termios2 baud rates.
+        .target(name: "CSerialSupport"),
+        // termios serial ports and pseudo-terminals.
+        .target(
+            name: "SerialBridgeSerial",
+            dependencies: ["CSerialSupport"],
+            swiftSettings: strictSettings
+        ),
+        // Device profiles: model, loader, validation.
+        .target(name: "SerialBridgeProfiles", dependencies: ["SerialBridgeSerial"], swiftSettings: strictSettings),
+        // Bytes → frames → readings. Knows nothing of ports or networks.
+        .target(
+            name: "SerialBridgeParsing",
+            dependencies: ["SerialBridgeProfiles"],
+            swiftSettings: strictSettings
+        ),
+        // The wire protocol shared by gateway and server. Knows nothing of serial ports.
+        .target(name: "SerialBridgeProtocol", swiftSettings: strictSettings),
+        // The WebSocket uplink: connection, reconnect with backoff, acknowledgements.
+        .target(
+            name: "SerialBridgeUplink",
+            dependencies: [
+                "SerialBridgeProtocol",
+                .product(name: "WSClient", package: "swift-websocket"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+                .product(name: "NIOWebSocket", package: "swift-nio"),
+                .product(name: "NIOSSL", package: "swift-nio-ssl"),
+                .product(name: "HTTPTypes", package: "swift-http-types"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ],
+            swiftSettings: strictSettings
+        ),
+        // The gateway: config, epoch store, device sessions, composition.
+        .target(
+            name: "SerialBridgeGateway",
+            dependencies: [
+                "SerialBridgeSerial", "SerialBridgeProfiles", "SerialBridgeParsing",
+                "SerialBridgeProtocol", "SerialBridgeUplink",
+                .product(name: "UnixSignals", package: "swift-service-lifecycle"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ],
+            swiftSettings: strictSettings
+        ),
+        // A profile played as a virtual device on a pseudo-terminal.
+        .target(
+            name: "SerialBridgeSimulator",
+            dependencies: ["SerialBridgeSerial", "SerialBridgeProfiles"],
+            swiftSettings: strictSettings
+        ),
+        // The cloud side: ingest, storage, API, dashboard.
+        .target(
+            name: "SerialBridgeServer",
+            dependencies: [
+                "SerialBridgeProtocol", "SerialBridgeProfiles",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "HummingbirdWebSocket", package: "hummingbird-websocket"),
+                .product(name: "GRDB", package: "GRDB.swift"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ],
+            swiftSettings: strictSettings
+        ),
+        .executableTarget(
+            name: "SerialBridgeCLI",
+            dependencies: [
+                "SerialBridgeGateway", "SerialBridgeSimulator", "SerialBridgeProfiles",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ],
+            swiftSettings: strictSettings
+        ),
+        .executableTarget(
+            name: "SerialBridgeServerCLI",
+            dependencies: [
+                "SerialBridgeServer",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ],
+            swiftSettings: strictSettings
+        ),
+        .testTarget(
+            name: "SerialBridgeTests",
+            dependencies: [
+                "SerialBridgeSerial", "SerialBridgeProfiles", "SerialBridgeParsing",
+                "SerialBridgeProtocol", "SerialBridgeUplink", "SerialBridgeGateway",
+                "SerialBridgeSimulator", "SerialBridgeServer",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "GRDB", package: "GRDB.swift"),
+            ],
+            resources: [.copy("Vectors")],
+            swiftSettings: strictSettings
+        ),
+    ],
+    swiftLanguageModes: [.v6]
+)

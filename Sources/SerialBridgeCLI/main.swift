@@ -1,0 +1,169 @@
+import ArgumentParser
+import Logging
+import SerialBridgeGateway
+import SerialBridgeProfiles
+import SerialBridgeSimulator
+import ServiceLifecycle
+import UnixSignals
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+@main
+struct SerialBridge: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "serialbridge",
+        abstract: "Serial devices to a WebSocket server: the SerialBridge gateway and its tools.",
+        version: Gateway.softwareVersion,
+        subcommands: [Run.self, Simulate.self, Profiles.self]
+    )
+}
+
+/// Logs to standard error at `level`.
+func bootstrapLogging(_ level: String) {
+    let parsed = Logger.Level(rawValue: level) ?? .info
+    LoggingSystem.bootstrap { label in
+        var handler = StreamLogHandler.standardError(label: label)
+        handler.logLevel = parsed
+        return handler
+    }
+}
+
+struct Run: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "Run the gateway (see docs/CONFIG.md).")
+
+    @Option(name: .long, help: "Gateway config file.")
+    var config: String
+
+    @Option(name: .long, help: "Override the config's log level.")
+    var logLevel: String?
+
+    func run() async throws {
+        let loaded: GatewayConfig
+        do {
+            loaded = try GatewayConfig.load(file: config)
+        } catch {
+            FileHandleOutput.standardError("\(error)\n")
+            throw ExitCode(2)
+        }
+        bootstrapLogging(logLevel ?? loaded.logLevel)
+        let logger = Logger(label: "serialbridge")
+        let gateway: Gateway
+        do {
+            gateway = try Gateway(config: loaded, logger: logger)
+        } catch {
+            for problem in error.problems { logger.critical("\(problem)") }
+            throw ExitCode(2)
+        }
+        try await gateway.serviceGroup().run()
+        logger.info("gateway stopped")
+    }
+}
+
+struct Simulate: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Play a profile as a virtual device on a pseudo-terminal until stopped."
+    )
+
+    @Argument(help: "Profile JSON file.")
+    var profile: String
+
+    @Option(name: .long, help: "Make this path a symlink to the device's tty.")
+    var link: String
+
+    @Option(name: .long, help: "Outputs per second.")
+    var rate: Double = 1
+
+    @Option(name: .long, help: "Random seed, for a reproducible device.")
+    var seed: UInt64 = 0x5EED
+
+    @Option(name: .long, help: "Stop after this many outputs.")
+    var count: Int?
+
+    func validate() throws {
+        guard rate > 0, rate <= 1_000_000 else { throw ValidationError("--rate must be between 0 and 1000000") }
+    }
+
+    func run() async throws {
+        bootstrapLogging("info")
+        let logger = Logger(label: "serialbridge.simulate")
+        let loaded: DeviceProfile
+        do {
+            loaded = try ProfileLoader.load(file: profile)
+        } catch {
+            FileHandleOutput.standardError("\(error)\n")
+            throw ExitCode(2)
+        }
+        let runner: SimulatorRunner
+        do {
+            runner = try SimulatorRunner(profile: loaded, rate: rate, link: link, seed: seed)
+        } catch {
+            FileHandleOutput.standardError("error: \(error)\n")
+            throw ExitCode(1)
+        }
+        logger.info("simulating \(loaded.name) on \(runner.terminal.slavePath) (link \(link)) at \(rate)/s")
+        let service = SimulatorService(runner: runner, count: count)
+        let group = ServiceGroup(services: [service], gracefulShutdownSignals: [.sigterm, .sigint], logger: logger)
+        defer {
+            unlink(link)
+            runner.terminal.close()
+        }
+        try await group.run()
+    }
+}
+
+struct SimulatorService: Service {
+    let runner: SimulatorRunner
+    let count: Int?
+
+    func run() async throws {
+        try await cancelWhenGracefulShutdown {
+            _ = try await runner.run(limit: count)
+            // With --count, keep the device (and its buffered output) until stopped.
+            while !Task.isCancelled { try await Task.sleep(for: .seconds(3600)) }
+        }
+    }
+}
+
+struct Profiles: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Work with device profiles.",
+        subcommands: [Check.self]
+    )
+
+    struct Check: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Validate profile files or folders; prints FILE: JSON-PATH: message per error."
+        )
+
+        @Argument(help: "Profile files or folders (default: DeviceProfiles).")
+        var paths: [String] = []
+
+        func run() async throws {
+            let targets = paths.isEmpty ? ["DeviceProfiles"] : paths
+            var errors: [ProfileError] = []
+            let files = ProfileLibrary.profileFiles(in: targets, errors: &errors)
+            var good = 0
+            for file in files {
+                do {
+                    _ = try ProfileLoader.load(file: file)
+                    good += 1
+                } catch {
+                    errors.append(contentsOf: error.errors)
+                }
+            }
+            for error in errors { print(error) }
+            FileHandleOutput.standardError("\(good) of \(files.count) profiles valid\n")
+            if !errors.isEmpty { throw ExitCode(1) }
+        }
+    }
+}
+
+/// Writes to standard error without Foundation.
+enum FileHandleOutput {
+    static func standardError(_ text: String) {
+        var bytes = Array(text.utf8)
+        _ = bytes.withUnsafeMutableBytes { write(2, $0.baseAddress, $0.count) }
+    }
+}

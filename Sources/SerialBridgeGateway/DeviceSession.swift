@@ -1,0 +1,120 @@
+import Logging
+import NIOCore
+import NIOPosix
+import SerialBridgeParsing
+import SerialBridgeProfiles
+import SerialBridgeProtocol
+import SerialBridgeSerial
+import SerialBridgeUplink
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// One device: opens its port with the profile's settings, parses what it sends, and hands the
+/// readings to the outbound queue. When the port fails to open or the device goes away (EOF, EIO,
+/// ENXIO) it reopens with backoff until the session is cancelled.
+public struct DeviceSession: Sendable {
+    /// Stable device id.
+    public let device: String
+    /// Port path.
+    public let path: String
+    /// The profile decoding it.
+    public let profile: DeviceProfile
+    private let queue: OutboundQueue
+    private let logger: Logger
+
+    /// Creates a session.
+    public init(device: String, path: String, profile: DeviceProfile, queue: OutboundQueue, logger: Logger) {
+        self.device = device
+        self.path = path
+        self.profile = profile
+        self.queue = queue
+        var logger = logger
+        logger[metadataKey: "device"] = .string(device)
+        self.logger = logger
+    }
+
+    /// Runs until cancelled.
+    public func run() async {
+        var backoff = Backoff(initial: .milliseconds(200), cap: .seconds(10))
+        var random = SystemRandomNumberGenerator()
+        var lastError: String?
+        while !Task.isCancelled {
+            do {
+                let port = try SerialPort.open(path: path, settings: profile.serial)
+                lastError = nil
+                logger.info("opened \(path) at \(profile.serial) with profile \(profile.name)")
+                backoff.reset()
+                await read(port)
+                port.close()
+                if Task.isCancelled { return }
+                logger.warning("device \(path) detached (end of data); waiting for it to return")
+            } catch {
+                // Log a repeated failure once, not at every retry.
+                if lastError != error.description {
+                    logger.error("\(error); retrying")
+                    lastError = error.description
+                }
+            }
+            try? await Task.sleep(for: backoff.nextDelay(using: &random))
+        }
+    }
+
+    private func read(_ port: SerialPort) async {
+        var parser = DeviceParser(profile: profile)
+        let fields = parser.fields
+        do {
+            let descriptor = try port.duplicateDescriptor()
+            let channel = try await NIOPipeBootstrap(group: MultiThreadedEventLoopGroup.singleton)
+                .takingOwnershipOfDescriptor(inputOutput: descriptor) { channel in
+                    channel.eventLoop.makeCompletedFuture {
+                        try NIOAsyncChannel<ByteBuffer, ByteBuffer>(wrappingChannelSynchronously: channel)
+                    }
+                }
+            try await channel.executeThenClose { inbound, _ in
+                var drafts: [ReadingDraft] = []
+                for try await buffer in inbound {
+                    let now = Self.currentMilliseconds()
+                    buffer.withUnsafeReadableBytes { bytes in
+                        parser.feed(bytes) { decoded in
+                            drafts.append(ReadingDraft(
+                                device: device, profile: profile.name, timestamp: now,
+                                values: Self.named(decoded, fields: fields)
+                            ))
+                        } onError: { error in
+                            logger.debug("frame rejected: \(error)")
+                        }
+                    }
+                    queue.enqueue(drafts)
+                    drafts.removeAll(keepingCapacity: true)
+                }
+            }
+        } catch is CancellationError {
+            return
+        } catch {
+            if !Task.isCancelled { logger.warning("read from \(path) ended: \(error)") }
+        }
+        let counters = parser.framerCounters
+        logger.info("session ended: \(counters.bytes) bytes, \(parser.readings) readings, \(parser.decodeErrors) decode errors, \(counters.oversizeFrames) oversize frames")
+    }
+
+    static func named(_ decoded: DecodedValues, fields: [FieldSpec]) -> [NamedValue] {
+        zip(fields, decoded.values).map { field, value in
+            let wire: WireValue
+            switch value {
+            case .float(let number): wire = .float(number)
+            case .integer(let number): wire = .integer(number)
+            case .string(let text): wire = .string(text)
+            case .boolean(let flag): wire = .boolean(flag)
+            }
+            return NamedValue(name: field.name, value: wire, unit: field.unit)
+        }
+    }
+
+    static func currentMilliseconds() -> Int64 {
+        var now = timespec()
+        clock_gettime(CLOCK_REALTIME, &now)
+        return Int64(now.tv_sec) * 1000 + Int64(now.tv_nsec) / 1_000_000
+    }
+}

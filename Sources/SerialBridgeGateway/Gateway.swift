@@ -1,0 +1,113 @@
+import Logging
+import SerialBridgeProfiles
+import SerialBridgeUplink
+import ServiceLifecycle
+import UnixSignals
+
+/// The gateway, composed: epoch, profiles, device sessions and the uplink, run as a service group.
+///
+/// Shutdown order is explicit: device sessions stop first (no new readings), then the uplink
+/// drains what is queued and closes the link.
+public struct Gateway: Sendable {
+    /// The software version reported in `hello`.
+    public static let softwareVersion = "0.1.0"
+
+    /// The loaded configuration.
+    public let config: GatewayConfig
+    /// This run's epoch.
+    public let epoch: Int64
+    /// Readings waiting for acknowledgement.
+    public let queue: OutboundQueue
+    /// The link to the server.
+    public let uplink: Uplink
+    /// One session per configured port.
+    public let sessions: [DeviceSession]
+    private let logger: Logger
+
+    /// Loads profiles and the token, advances the epoch, and builds every part.
+    /// - Throws: ``GatewayStartError`` with every problem found, so one start reports them all.
+    public init(config: GatewayConfig, logger: Logger) throws(GatewayStartError) {
+        var problems: [String] = []
+        var library = ProfileLibrary()
+        do {
+            library = try ProfileLibrary.load(paths: config.profileFolders)
+        } catch {
+            problems.append(contentsOf: error.errors.map(\.description))
+        }
+        var token = ""
+        do {
+            token = String(decoding: try FileContents.read(config.tokenFile), as: UTF8.self)
+                .trimmingCharacters(in: " \n\r\t")
+            if token.isEmpty { problems.append("\(config.tokenFile): the token file is empty") }
+        } catch {
+            problems.append("\(config.tokenFile): cannot read token file: \(error)")
+        }
+        var bound: [(GatewayConfig.StaticPort, DeviceProfile)] = []
+        for port in config.ports {
+            if let profile = library.profiles[port.profile] {
+                bound.append((port, profile))
+            } else if problems.isEmpty {
+                let known = library.profiles.keys.sorted().joined(separator: ", ")
+                problems.append("port \"\(port.device)\": no profile named \"\(port.profile)\" (loaded: \(known.isEmpty ? "none" : known))")
+            }
+        }
+        guard problems.isEmpty else { throw GatewayStartError(problems: problems) }
+        let epoch: Int64
+        do {
+            epoch = try EpochStore.advance(in: config.stateDirectory)
+        } catch {
+            throw GatewayStartError(problems: [error.description])
+        }
+        self.config = config
+        self.epoch = epoch
+        self.logger = logger
+        self.queue = OutboundQueue(gateway: config.gatewayId, epoch: epoch)
+        self.uplink = Uplink(
+            configuration: .init(
+                url: config.serverURL, token: token, gateway: config.gatewayId,
+                software: Self.softwareVersion, backoff: config.backoff, drainTimeout: config.drainTimeout
+            ),
+            queue: queue, logger: logger
+        )
+        let queue = self.queue
+        self.sessions = bound.map { port, profile in
+            DeviceSession(device: port.device, path: port.path, profile: profile, queue: queue, logger: logger)
+        }
+    }
+
+    /// A service group running the gateway; `signals` trigger graceful shutdown.
+    public func serviceGroup(signals: [UnixSignal] = [.sigterm, .sigint]) -> ServiceGroup {
+        logger.info("gateway \(config.gatewayId) starting: epoch \(epoch), \(sessions.count) device(s), server \(config.serverURL)")
+        // ServiceGroup stops services in reverse order: sessions first, then the uplink drains.
+        let services: [any Service] = [uplink, DeviceSessions(sessions: sessions)]
+        return ServiceGroup(
+            configuration: .init(
+                services: services.map { .init(service: $0) },
+                gracefulShutdownSignals: signals,
+                logger: logger
+            )
+        )
+    }
+}
+
+/// Every device session, run side by side and cancelled together on graceful shutdown.
+struct DeviceSessions: Service {
+    let sessions: [DeviceSession]
+
+    func run() async throws {
+        await cancelWhenGracefulShutdown {
+            await withDiscardingTaskGroup { group in
+                for session in sessions {
+                    group.addTask { await session.run() }
+                }
+            }
+        }
+    }
+}
+
+/// The gateway could not start; every problem found is listed.
+public struct GatewayStartError: Error, Sendable, CustomStringConvertible {
+    /// One line per problem.
+    public var problems: [String]
+    public var description: String { problems.joined(separator: "\n") }
+}

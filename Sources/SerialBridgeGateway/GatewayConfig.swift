@@ -1,0 +1,129 @@
+import SerialBridgeProfiles
+import SerialBridgeUplink
+
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+#else
+import Foundation
+#endif
+
+/// The gateway's configuration file (docs/CONFIG.md). Relative paths are resolved against the
+/// folder of the config file, so a config and its profiles can move together.
+public struct GatewayConfig: Sendable {
+    /// A port named in the config and bound to a profile, with no udev matching needed.
+    public struct StaticPort: Sendable, Hashable {
+        /// Stable device id reported to the server.
+        public var device: String
+        /// Device path (absolute after loading), e.g. `/dev/ttyAMA0` or `/dev/serial/by-id/...`.
+        public var path: String
+        /// Profile name.
+        public var profile: String
+    }
+
+    /// Gateway id, as the server's token file knows it.
+    public var gatewayId: String
+    /// Server WebSocket URL.
+    public var serverURL: ServerURL
+    /// File holding the bearer token (absolute after loading).
+    public var tokenFile: String
+    /// Where the epoch (and later the spool) is kept.
+    public var stateDirectory: String
+    /// Folders (or files) of device profiles.
+    public var profileFolders: [String]
+    /// Statically bound ports.
+    public var ports: [StaticPort]
+    /// Reconnect backoff.
+    public var backoff: Backoff
+    /// How long shutdown waits for outstanding acknowledgements.
+    public var drainTimeout: Duration
+    /// Log level name: trace, debug, info, notice, warning, error, critical.
+    public var logLevel: String
+
+    /// Loads and validates a config file, reporting every mistake as `FILE: JSON-PATH: message`.
+    public static func load(file: String) throws(ProfileErrors) -> GatewayConfig {
+        let bytes: [UInt8]
+        do {
+            bytes = try FileContents.read(file)
+        } catch {
+            throw ProfileErrors([ProfileError(file: file, path: "$", message: "cannot read file: \(error)")])
+        }
+        let document: JSONValue
+        do {
+            document = try JSONValue.parse(Data(bytes))
+        } catch {
+            throw ProfileErrors([ProfileError(file: file, path: "$", message: "not valid JSON: \(error)")])
+        }
+        let base = Self.folder(of: file)
+        var root = JSONObjectReader(document, file: file, path: "$")
+        let gatewayId = root.string("gatewayId", required: true)
+        if let gatewayId, gatewayId.isEmpty || gatewayId.utf8.count > 128 {
+            root.fail(root.path(of: "gatewayId"), "must be 1 to 128 characters")
+        }
+        var url: ServerURL?
+        var tokenFile: String?
+        if var server = root.object("server", required: true) {
+            if let text = server.string("url", required: true) {
+                url = ServerURL(text)
+                if url == nil { server.fail(server.path(of: "url"), "must be a ws:// or wss:// URL with a host, not \"\(text)\"") }
+            }
+            tokenFile = server.string("tokenFile", required: true).map { Self.resolve($0, against: base) }
+            root.absorb(server)
+        }
+        let stateDirectory = Self.resolve(root.string("stateDirectory") ?? "state", against: base)
+        var profileFolders: [String] = []
+        for item in root.array("profileFolders") ?? [] {
+            if case .string(let folder) = item.value {
+                profileFolders.append(Self.resolve(folder, against: base))
+            } else {
+                root.fail(item.path, "must be a string")
+            }
+        }
+        var ports: [StaticPort] = []
+        var deviceIds: Set<String> = []
+        for item in root.array("ports") ?? [] {
+            var port = JSONObjectReader(item.value, file: file, path: item.path)
+            let device = port.string("device", required: true)
+            let path = port.string("path", required: true)
+            let profile = port.string("profile", required: true)
+            if let device, !deviceIds.insert(device).inserted {
+                port.fail(port.path(of: "device"), "duplicate device id \"\(device)\"")
+            }
+            if let device, let path, let profile {
+                ports.append(StaticPort(device: device, path: Self.resolve(path, against: base), profile: profile))
+            }
+            root.absorb(port)
+        }
+        var backoff = Backoff()
+        if var reconnect = root.object("reconnect") {
+            let initial = reconnect.integer("initialDelayMs", in: 1...3_600_000) ?? 500
+            let cap = reconnect.integer("maxDelayMs", in: 1...86_400_000) ?? 30_000
+            let multiplier = reconnect.number("multiplier") ?? 2
+            if multiplier < 1 || multiplier > 10 { reconnect.fail(reconnect.path(of: "multiplier"), "must be from 1 to 10") }
+            if cap < initial { reconnect.fail(reconnect.path(of: "maxDelayMs"), "must not be less than initialDelayMs (\(initial))") }
+            backoff = Backoff(initial: .milliseconds(initial), multiplier: multiplier, cap: .milliseconds(cap))
+            root.absorb(reconnect)
+        }
+        let drainMs = root.integer("drainTimeoutMs", in: 0...600_000) ?? 10_000
+        let logLevel = root.choice("logLevel", LogLevelName.self)?.rawValue ?? "info"
+        let errors = root.finish()
+        guard errors.isEmpty, let gatewayId, let url, let tokenFile else { throw ProfileErrors(errors) }
+        return GatewayConfig(
+            gatewayId: gatewayId, serverURL: url, tokenFile: tokenFile, stateDirectory: stateDirectory,
+            profileFolders: profileFolders, ports: ports, backoff: backoff,
+            drainTimeout: .milliseconds(drainMs), logLevel: logLevel
+        )
+    }
+
+    enum LogLevelName: String, CaseIterable {
+        case trace, debug, info, notice, warning, error, critical
+    }
+
+    static func folder(of file: String) -> String {
+        guard let slash = file.lastIndex(of: "/") else { return "." }
+        return slash == file.startIndex ? "/" : String(file[..<slash])
+    }
+
+    static func resolve(_ path: String, against base: String) -> String {
+        path.hasPrefix("/") ? path : (base == "." ? path : base + "/" + path)
+    }
+}

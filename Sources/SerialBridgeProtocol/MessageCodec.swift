@@ -1,0 +1,227 @@
+/// Why a message could not be decoded.
+public struct MessageDecodingError: Error, Sendable, Hashable, CustomStringConvertible {
+    /// What was wrong, naming the field.
+    public var reason: String
+
+    /// Creates an error.
+    public init(_ reason: String) { self.reason = reason }
+
+    public var description: String { reason }
+}
+
+/// JSON text encoding of ``Message``, as specified in docs/PROTOCOL.md.
+///
+/// Encoding is byte-exact and deterministic (fields in the documented order). Decoding is strict
+/// about types and required fields and ignores unknown fields, so newer peers can add some.
+public enum MessageCodec {
+    /// Largest message accepted by ``decode(_:)``.
+    public static let maxMessageBytes = 1 << 20
+
+    /// Encodes a message as compact UTF-8 JSON.
+    public static func encode(_ message: Message) -> [UInt8] {
+        var writer = JSONWriter()
+        writer.beginObject()
+        switch message {
+        case .hello(let hello):
+            writer.key("type"); writer.string("hello")
+            writer.key("gateway"); writer.string(hello.gateway)
+            writer.key("software"); writer.string(hello.software)
+            writer.key("protocols")
+            writer.beginArray()
+            for version in hello.protocols { writer.integer(Int64(version)) }
+            writer.endArray()
+            writer.key("epoch"); writer.integer(hello.epoch)
+            writer.key("lastSeq"); writer.integer(hello.lastSequence)
+        case .welcome(let welcome):
+            writer.key("type"); writer.string("welcome")
+            writer.key("protocol"); writer.integer(Int64(welcome.protocolVersion))
+            writer.key("acked")
+            if let acked = welcome.acked {
+                writer.beginObject()
+                writer.key("epoch"); writer.integer(acked.epoch)
+                writer.key("seq"); writer.integer(acked.sequence)
+                writer.endObject()
+            } else {
+                writer.null()
+            }
+            writer.key("heartbeatMs"); writer.integer(welcome.heartbeatMs)
+        case .reading(let reading):
+            writer.key("type"); writer.string("reading")
+            writeReadingFields(reading, into: &writer)
+        case .ack(let ack):
+            writer.key("type"); writer.string("ack")
+            writer.key("epoch"); writer.integer(ack.id.epoch)
+            writer.key("seq"); writer.integer(ack.id.sequence)
+        case .ping(let beat):
+            writer.key("type"); writer.string("ping")
+            writer.key("ts"); writer.integer(beat.timestamp)
+        case .pong(let beat):
+            writer.key("type"); writer.string("pong")
+            writer.key("ts"); writer.integer(beat.timestamp)
+            if let server = beat.serverTimestamp {
+                writer.key("serverTs"); writer.integer(server)
+            }
+        case .error(let error):
+            writer.key("type"); writer.string("error")
+            writer.key("code"); writer.string(error.code)
+            writer.key("message"); writer.string(error.message)
+        }
+        writer.endObject()
+        return writer.bytes
+    }
+
+    static func writeReadingFields(_ reading: Reading, into writer: inout JSONWriter) {
+        writer.key("gateway"); writer.string(reading.gateway)
+        writer.key("epoch"); writer.integer(reading.id.epoch)
+        writer.key("seq"); writer.integer(reading.id.sequence)
+        writer.key("device"); writer.string(reading.device)
+        writer.key("profile"); writer.string(reading.profile)
+        writer.key("ts"); writer.integer(reading.timestamp)
+        writer.key("values")
+        writer.beginObject()
+        for named in reading.values {
+            writer.key(named.name)
+            switch named.value {
+            case .float(let value): writer.float(value)
+            case .integer(let value): writer.integer(value)
+            case .string(let value): writer.string(value)
+            case .boolean(let value): writer.bool(value)
+            }
+        }
+        writer.endObject()
+        writer.key("units")
+        writer.beginObject()
+        for named in reading.values {
+            if let unit = named.unit {
+                writer.key(named.name)
+                writer.string(unit)
+            }
+        }
+        writer.endObject()
+    }
+
+    /// Decodes one JSON text message.
+    /// - Throws: ``MessageDecodingError`` naming the problem (size, syntax, type, missing field).
+    public static func decode(_ bytes: some Collection<UInt8>) throws(MessageDecodingError) -> Message {
+        guard bytes.count <= maxMessageBytes else {
+            throw MessageDecodingError("message of \(bytes.count) bytes exceeds \(maxMessageBytes)")
+        }
+        let root: JSONNode
+        do {
+            root = try JSONParser.parse(bytes)
+        } catch {
+            throw MessageDecodingError("invalid JSON: \(error)")
+        }
+        var fields = FieldReader(root)
+        let type = try fields.string("type")
+        switch type {
+        case "hello":
+            let protocols = try fields.array("protocols").map { (node) throws(MessageDecodingError) -> Int in
+                guard case .integer(let value) = node, let version = Int(exactly: value) else {
+                    throw MessageDecodingError("hello.protocols must hold integers")
+                }
+                return version
+            }
+            return .hello(Hello(
+                gateway: try fields.string("gateway"), software: try fields.string("software"),
+                protocols: protocols, epoch: try fields.integer("epoch"), lastSequence: try fields.integer("lastSeq")
+            ))
+        case "welcome":
+            var acked: ReadingID?
+            if let node = root["acked"], node != .null {
+                var ackedFields = FieldReader(node, context: "welcome.acked")
+                acked = ReadingID(epoch: try ackedFields.integer("epoch"), sequence: try ackedFields.integer("seq"))
+            }
+            return .welcome(Welcome(
+                protocolVersion: Int(try fields.integer("protocol")), acked: acked,
+                heartbeatMs: try fields.integer("heartbeatMs")
+            ))
+        case "reading":
+            return .reading(try decodeReading(root, fields: &fields))
+        case "ack":
+            return .ack(Ack(id: ReadingID(epoch: try fields.integer("epoch"), sequence: try fields.integer("seq"))))
+        case "ping":
+            return .ping(Heartbeat(timestamp: try fields.integer("ts")))
+        case "pong":
+            return .pong(Heartbeat(timestamp: try fields.integer("ts"), serverTimestamp: try fields.optionalInteger("serverTs")))
+        case "error":
+            return .error(ProtocolErrorMessage(code: try fields.string("code"), message: try fields.string("message")))
+        default:
+            throw MessageDecodingError("unknown message type \"\(type)\"")
+        }
+    }
+
+    static func decodeReading(_ root: JSONNode, fields: inout FieldReader) throws(MessageDecodingError) -> Reading {
+        guard case .object(let valuePairs)? = root["values"] else {
+            throw MessageDecodingError("reading.values must be an object")
+        }
+        var units: [String: String] = [:]
+        if let unitsNode = root["units"] {
+            guard case .object(let unitPairs) = unitsNode else { throw MessageDecodingError("reading.units must be an object") }
+            for (name, node) in unitPairs {
+                guard case .string(let unit) = node else { throw MessageDecodingError("reading.units.\(name) must be a string") }
+                units[name] = unit
+            }
+        }
+        var values: [NamedValue] = []
+        values.reserveCapacity(valuePairs.count)
+        for (name, node) in valuePairs {
+            let value: WireValue
+            switch node {
+            case .float(let number): value = .float(number)
+            case .integer(let number): value = .integer(number)
+            case .string(let text): value = .string(text)
+            case .bool(let flag): value = .boolean(flag)
+            default: throw MessageDecodingError("reading.values.\(name) must be a number, string or boolean")
+            }
+            values.append(NamedValue(name: name, value: value, unit: units[name]))
+        }
+        let epoch = try fields.integer("epoch")
+        let sequence = try fields.integer("seq")
+        guard epoch > 0, sequence > 0 else { throw MessageDecodingError("reading epoch and seq must be positive") }
+        return Reading(
+            gateway: try fields.string("gateway"), id: ReadingID(epoch: epoch, sequence: sequence),
+            device: try fields.string("device"), profile: try fields.string("profile"),
+            timestamp: try fields.integer("ts"), values: values
+        )
+    }
+}
+
+/// Typed access to the fields of a message object, with errors that name the field.
+struct FieldReader {
+    let node: JSONNode
+    let context: String
+
+    init(_ node: JSONNode, context: String? = nil) {
+        self.node = node
+        self.context = context ?? {
+            if case .string(let type)? = node["type"] { return type }
+            return "message"
+        }()
+    }
+
+    mutating func string(_ key: String) throws(MessageDecodingError) -> String {
+        guard case .object = node else { throw MessageDecodingError("\(context) must be a JSON object") }
+        guard let value = node[key] else { throw MessageDecodingError("\(context).\(key) is missing") }
+        guard case .string(let text) = value else { throw MessageDecodingError("\(context).\(key) must be a string") }
+        return text
+    }
+
+    mutating func integer(_ key: String) throws(MessageDecodingError) -> Int64 {
+        guard let number = try optionalInteger(key) else { throw MessageDecodingError("\(context).\(key) is missing") }
+        return number
+    }
+
+    mutating func optionalInteger(_ key: String) throws(MessageDecodingError) -> Int64? {
+        guard case .object = node else { throw MessageDecodingError("\(context) must be a JSON object") }
+        guard let value = node[key] else { return nil }
+        guard case .integer(let number) = value else { throw MessageDecodingError("\(context).\(key) must be an integer") }
+        return number
+    }
+
+    mutating func array(_ key: String) throws(MessageDecodingError) -> [JSONNode] {
+        guard let value = node[key] else { throw MessageDecodingError("\(context).\(key) is missing") }
+        guard case .array(let items) = value else { throw MessageDecodingError("\(context).\(key) must be an array") }
+        return items
+    }
+}

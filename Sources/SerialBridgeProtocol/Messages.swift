@@ -1,0 +1,167 @@
+/// The protocol versions this build speaks.
+public enum ProtocolVersion {
+    /// The current version.
+    public static let current = 1
+    /// Every version this build can speak, newest first.
+    public static let supported = [1]
+}
+
+/// The identity of a reading: unique for its gateway forever, because the epoch grows (durably)
+/// at every gateway start and the sequence grows within an epoch.
+public struct ReadingID: Sendable, Hashable, Comparable, CustomStringConvertible {
+    /// Run epoch of the gateway process that made the reading.
+    public var epoch: Int64
+    /// Sequence number within the epoch, from 1.
+    public var sequence: Int64
+
+    /// Creates an identity.
+    public init(epoch: Int64, sequence: Int64) {
+        self.epoch = epoch
+        self.sequence = sequence
+    }
+
+    public static func < (lhs: ReadingID, rhs: ReadingID) -> Bool {
+        (lhs.epoch, lhs.sequence) < (rhs.epoch, rhs.sequence)
+    }
+
+    public var description: String { "\(epoch)/\(sequence)" }
+}
+
+/// A typed value as it travels.
+public enum WireValue: Sendable, Hashable {
+    case float(Double)
+    case integer(Int64)
+    case string(String)
+    case boolean(Bool)
+}
+
+/// A named value of a reading with its unit.
+public struct NamedValue: Sendable, Hashable {
+    /// Value name.
+    public var name: String
+    /// The value.
+    public var value: WireValue
+    /// Unit, if the profile gives one.
+    public var unit: String?
+
+    /// Creates a named value.
+    public init(name: String, value: WireValue, unit: String? = nil) {
+        self.name = name
+        self.value = value
+        self.unit = unit
+    }
+}
+
+/// `hello`: the gateway's first message on a connection.
+public struct Hello: Sendable, Hashable {
+    /// Gateway id; must match the gateway the token was issued to.
+    public var gateway: String
+    /// Gateway software version.
+    public var software: String
+    /// Protocol versions the gateway speaks.
+    public var protocols: [Int]
+    /// The gateway's current run epoch.
+    public var epoch: Int64
+    /// The last sequence number the gateway has assigned in this epoch (0 if none yet).
+    public var lastSequence: Int64
+
+    /// Creates a hello.
+    public init(gateway: String, software: String, protocols: [Int] = ProtocolVersion.supported, epoch: Int64, lastSequence: Int64) {
+        self.gateway = gateway
+        self.software = software
+        self.protocols = protocols
+        self.epoch = epoch
+        self.lastSequence = lastSequence
+    }
+}
+
+/// `welcome`: the server's answer to `hello`.
+public struct Welcome: Sendable, Hashable {
+    /// The protocol version chosen for this connection.
+    public var protocolVersion: Int
+    /// The newest reading the server has stored for this gateway, if any.
+    public var acked: ReadingID?
+    /// Interval at which the gateway should send `ping`, in milliseconds.
+    public var heartbeatMs: Int64
+
+    /// Creates a welcome.
+    public init(protocolVersion: Int = ProtocolVersion.current, acked: ReadingID?, heartbeatMs: Int64 = 10_000) {
+        self.protocolVersion = protocolVersion
+        self.acked = acked
+        self.heartbeatMs = heartbeatMs
+    }
+}
+
+/// `reading`: one decoded reading from one device.
+public struct Reading: Sendable, Hashable {
+    /// Gateway id.
+    public var gateway: String
+    /// Identity within the gateway.
+    public var id: ReadingID
+    /// Device id, stable across replugging.
+    public var device: String
+    /// Profile name that decoded it.
+    public var profile: String
+    /// When the frame was read, milliseconds since 1970-01-01 UTC.
+    public var timestamp: Int64
+    /// Values in the profile's order.
+    public var values: [NamedValue]
+
+    /// Creates a reading.
+    public init(gateway: String, id: ReadingID, device: String, profile: String, timestamp: Int64, values: [NamedValue]) {
+        self.gateway = gateway
+        self.id = id
+        self.device = device
+        self.profile = profile
+        self.timestamp = timestamp
+        self.values = values
+    }
+}
+
+/// `ack`: every reading up to and including `id` (in this epoch and all earlier ones) is stored.
+public struct Ack: Sendable, Hashable {
+    /// The acknowledged identity.
+    public var id: ReadingID
+
+    /// Creates an ack.
+    public init(id: ReadingID) { self.id = id }
+}
+
+/// `ping` and `pong`: application-level heartbeats carrying timestamps for RTT.
+public struct Heartbeat: Sendable, Hashable {
+    /// Sender's timestamp in milliseconds (echoed back unchanged in `pong`).
+    public var timestamp: Int64
+    /// In `pong`, the server's own clock in milliseconds.
+    public var serverTimestamp: Int64?
+
+    /// Creates a heartbeat.
+    public init(timestamp: Int64, serverTimestamp: Int64? = nil) {
+        self.timestamp = timestamp
+        self.serverTimestamp = serverTimestamp
+    }
+}
+
+/// `error`: the peer explains what it rejected before (possibly) closing.
+public struct ProtocolErrorMessage: Sendable, Hashable {
+    /// A stable machine-readable code, e.g. `bad-message`, `gateway-mismatch`.
+    public var code: String
+    /// A human explanation.
+    public var message: String
+
+    /// Creates an error message.
+    public init(code: String, message: String) {
+        self.code = code
+        self.message = message
+    }
+}
+
+/// Every message of protocol version 1.
+public enum Message: Sendable, Hashable {
+    case hello(Hello)
+    case welcome(Welcome)
+    case reading(Reading)
+    case ack(Ack)
+    case ping(Heartbeat)
+    case pong(Heartbeat)
+    case error(ProtocolErrorMessage)
+}

@@ -1,0 +1,114 @@
+import HummingbirdWebSocket
+import Logging
+import NIOCore
+import NIOWebSocket
+import SerialBridgeProtocol
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// Serves one gateway connection: checks `hello`, answers `welcome`, stores readings once and
+/// acknowledges them, answers heartbeats.
+///
+/// The token already named the gateway at the upgrade; a `hello` or reading that claims another
+/// gateway id is a policy violation and closes the connection (1008).
+struct GatewayIngest: Sendable {
+    let store: ReadingStore
+    let feed: LiveFeed
+    let heartbeatMs: Int64
+
+    func serve(gateway: String, inbound: WebSocketInboundStream, outbound: WebSocketOutboundWriter, logger: Logger) async {
+        var logger = logger
+        logger[metadataKey: "gateway"] = .string(gateway)
+        var greeted = false
+        var stored = 0
+        do {
+            for try await message in inbound.messages(maxSize: MessageCodec.maxMessageBytes) {
+                guard case .text(let text) = message else {
+                    try await send(.error(.init(code: "bad-message", message: "binary messages are not part of protocol 1")), outbound)
+                    continue
+                }
+                let decoded: Message
+                do {
+                    decoded = try MessageCodec.decode(text.utf8)
+                } catch {
+                    logger.warning("rejected message: \(error)")
+                    try await send(.error(.init(code: "bad-message", message: error.description)), outbound)
+                    continue
+                }
+                switch decoded {
+                case .hello(let hello):
+                    guard hello.gateway == gateway else {
+                        try await refuse("gateway-mismatch", "token is for \"\(gateway)\", hello says \"\(hello.gateway)\"", outbound, logger)
+                        return
+                    }
+                    guard hello.protocols.contains(ProtocolVersion.current) else {
+                        try await send(.error(.init(code: "unsupported-version", message: "server speaks \(ProtocolVersion.supported)")), outbound)
+                        try await outbound.close(.unknown(4000), reason: "unsupported protocol version")
+                        return
+                    }
+                    let acked = try await store.lastStored(gateway: gateway)
+                    try await send(.welcome(Welcome(protocolVersion: ProtocolVersion.current, acked: acked, heartbeatMs: heartbeatMs)), outbound)
+                    greeted = true
+                    logger.info("gateway connected: software \(hello.software), epoch \(hello.epoch), stored up to \(acked.map { "\($0)" } ?? "nothing")")
+                case .reading(let reading):
+                    guard greeted else {
+                        try await refuse("no-hello", "send hello first", outbound, logger)
+                        return
+                    }
+                    guard reading.gateway == gateway else {
+                        try await refuse("gateway-mismatch", "reading claims gateway \"\(reading.gateway)\"", outbound, logger)
+                        return
+                    }
+                    let fresh = try await store.insert([reading], receivedAt: Self.nowMilliseconds())
+                    stored += fresh.count
+                    try await send(.ack(Ack(id: reading.id)), outbound)
+                    for reading in fresh { feed.publish(LiveMessage.reading(reading)) }
+                case .ping(let beat):
+                    try await send(.pong(Heartbeat(timestamp: beat.timestamp, serverTimestamp: Self.nowMilliseconds())), outbound)
+                case .pong, .ack, .welcome, .error:
+                    break
+                }
+            }
+        } catch {
+            logger.warning("gateway connection ended: \(error)")
+        }
+        logger.info("gateway disconnected after storing \(stored) readings")
+    }
+
+    private func send(_ message: Message, _ outbound: WebSocketOutboundWriter) async throws {
+        let bytes = MessageCodec.encode(message)
+        try await outbound.write(.custom(WebSocketFrame(fin: true, opcode: .text, data: ByteBuffer(bytes: bytes))))
+    }
+
+    private func refuse(_ code: String, _ text: String, _ outbound: WebSocketOutboundWriter, _ logger: Logger) async throws {
+        logger.error("closing gateway connection: \(code): \(text)")
+        try await send(.error(.init(code: code, message: text)), outbound)
+        try await outbound.close(.policyViolation, reason: code)
+    }
+
+    static func nowMilliseconds() -> Int64 {
+        var now = timespec()
+        clock_gettime(CLOCK_REALTIME, &now)
+        return Int64(now.tv_sec) * 1000 + Int64(now.tv_nsec) / 1_000_000
+    }
+}
+
+/// Messages pushed to dashboards over `/api/live`.
+enum LiveMessage {
+    static func reading(_ reading: Reading) -> String {
+        var writer = JSONWriter(capacity: 200)
+        writer.beginObject()
+        writer.key("type"); writer.string("reading")
+        writer.key("id"); writer.string("\(reading.gateway):\(reading.device)")
+        writer.key("gateway"); writer.string(reading.gateway)
+        writer.key("device"); writer.string(reading.device)
+        writer.key("profile"); writer.string(reading.profile)
+        writer.key("ts"); writer.integer(reading.timestamp)
+        writer.endObject()
+        var text = String(decoding: writer.bytes, as: UTF8.self)
+        text.removeLast()
+        return text + ",\"values\":" + ReadingJSON.values(reading.values) + ",\"units\":" + ReadingJSON.units(reading.values) + "}"
+    }
+}

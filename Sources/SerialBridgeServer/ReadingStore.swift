@@ -1,0 +1,174 @@
+import GRDB
+import SerialBridgeProtocol
+
+/// A device as the API lists it.
+public struct DeviceSummary: Sendable, Hashable {
+    /// API id: `GATEWAY:DEVICE`.
+    public var id: String
+    /// Gateway id.
+    public var gateway: String
+    /// Device id within the gateway.
+    public var device: String
+    /// Profile of its latest reading.
+    public var profile: String
+    /// Its latest reading's timestamp (ms).
+    public var lastTimestamp: Int64
+    /// Its latest values, as a JSON object.
+    public var lastValuesJSON: String
+    /// Units, as a JSON object.
+    public var unitsJSON: String
+    /// Readings stored.
+    public var readingCount: Int64
+}
+
+/// A stored reading as the API returns it.
+public struct StoredReading: Sendable, Hashable {
+    /// Identity within the gateway.
+    public var id: ReadingID
+    /// Timestamp (ms).
+    public var timestamp: Int64
+    /// Values, as a JSON object.
+    public var valuesJSON: String
+}
+
+/// Readings in SQLite (WAL), stored once per (gateway, epoch, sequence).
+public final class ReadingStore: Sendable {
+    private let pool: DatabasePool
+
+    /// Opens (creating if needed) the database at `path`.
+    public init(path: String) throws {
+        var configuration = Configuration()
+        configuration.prepareDatabase { db in
+            // WAL with synchronous=NORMAL: a commit survives a process crash; the last few may
+            // be lost on power loss, which the gateway's resend covers (it keeps unacked readings).
+            try db.execute(sql: "PRAGMA synchronous = NORMAL")
+        }
+        pool = try DatabasePool(path: path, configuration: configuration)
+        try pool.write { db in
+            try db.execute(sql: """
+                CREATE TABLE IF NOT EXISTS readings (
+                    gateway TEXT NOT NULL,
+                    epoch INTEGER NOT NULL,
+                    seq INTEGER NOT NULL,
+                    device TEXT NOT NULL,
+                    profile TEXT NOT NULL,
+                    ts INTEGER NOT NULL,
+                    received INTEGER NOT NULL,
+                    vals TEXT NOT NULL,
+                    PRIMARY KEY (gateway, epoch, seq)
+                ) WITHOUT ROWID;
+                CREATE INDEX IF NOT EXISTS readings_by_device ON readings (gateway, device, epoch, seq);
+                CREATE TABLE IF NOT EXISTS devices (
+                    gateway TEXT NOT NULL,
+                    device TEXT NOT NULL,
+                    profile TEXT NOT NULL,
+                    last_ts INTEGER NOT NULL,
+                    last_vals TEXT NOT NULL,
+                    units TEXT NOT NULL,
+                    readings INTEGER NOT NULL,
+                    PRIMARY KEY (gateway, device)
+                ) WITHOUT ROWID;
+                """)
+        }
+    }
+
+    /// Stores readings in one transaction, skipping any already stored. Returns the new ones.
+    public func insert(_ readings: [Reading], receivedAt: Int64) async throws -> [Reading] {
+        try await pool.write { db in
+            var inserted: [Reading] = []
+            let insert = try db.cachedStatement(sql: """
+                INSERT OR IGNORE INTO readings (gateway, epoch, seq, device, profile, ts, received, vals)
+                VALUES (?, ?, ?, ?, ?, ?, ?, ?)
+                """)
+            let upsert = try db.cachedStatement(sql: """
+                INSERT INTO devices (gateway, device, profile, last_ts, last_vals, units, readings)
+                VALUES (?, ?, ?, ?, ?, ?, 1)
+                ON CONFLICT (gateway, device) DO UPDATE SET
+                    profile = excluded.profile, last_ts = excluded.last_ts, last_vals = excluded.last_vals,
+                    units = excluded.units, readings = readings + 1
+                """)
+            for reading in readings {
+                let values = ReadingJSON.values(reading.values)
+                try insert.execute(arguments: [
+                    reading.gateway, reading.id.epoch, reading.id.sequence, reading.device, reading.profile,
+                    reading.timestamp, receivedAt, values,
+                ])
+                guard db.changesCount > 0 else { continue }
+                try upsert.execute(arguments: [
+                    reading.gateway, reading.device, reading.profile, reading.timestamp, values,
+                    ReadingJSON.units(reading.values),
+                ])
+                inserted.append(reading)
+            }
+            return inserted
+        }
+    }
+
+    /// The newest identity stored for `gateway`.
+    public func lastStored(gateway: String) async throws -> ReadingID? {
+        try await pool.read { db in
+            let row = try Row.fetchOne(db, sql: "SELECT epoch, seq FROM readings WHERE gateway = ? ORDER BY epoch DESC, seq DESC LIMIT 1", arguments: [gateway])
+            return row.map { ReadingID(epoch: $0["epoch"], sequence: $0["seq"]) }
+        }
+    }
+
+    /// Every device, by gateway then device id.
+    public func devices() async throws -> [DeviceSummary] {
+        try await pool.read { db in
+            try Row.fetchAll(db, sql: "SELECT * FROM devices ORDER BY gateway, device").map { row in
+                let gateway: String = row["gateway"]
+                let device: String = row["device"]
+                return DeviceSummary(
+                    id: "\(gateway):\(device)", gateway: gateway, device: device, profile: row["profile"],
+                    lastTimestamp: row["last_ts"], lastValuesJSON: row["last_vals"], unitsJSON: row["units"],
+                    readingCount: row["readings"]
+                )
+            }
+        }
+    }
+
+    /// The newest `limit` readings of a device, oldest first.
+    public func readings(gateway: String, device: String, limit: Int) async throws -> [StoredReading] {
+        try await pool.read { db in
+            let rows = try Row.fetchAll(db, sql: """
+                SELECT epoch, seq, ts, vals FROM readings WHERE gateway = ? AND device = ?
+                ORDER BY epoch DESC, seq DESC LIMIT ?
+                """, arguments: [gateway, device, limit])
+            return rows.reversed().map { row in
+                StoredReading(id: ReadingID(epoch: row["epoch"], sequence: row["seq"]), timestamp: row["ts"], valuesJSON: row["vals"])
+            }
+        }
+    }
+}
+
+/// JSON renderings of reading parts, shared by storage, API and live feed.
+enum ReadingJSON {
+    static func values(_ values: [NamedValue]) -> String {
+        var writer = JSONWriter(capacity: 64)
+        writer.beginObject()
+        for named in values {
+            writer.key(named.name)
+            switch named.value {
+            case .float(let value): writer.float(value)
+            case .integer(let value): writer.integer(value)
+            case .string(let value): writer.string(value)
+            case .boolean(let value): writer.bool(value)
+            }
+        }
+        writer.endObject()
+        return String(decoding: writer.bytes, as: UTF8.self)
+    }
+
+    static func units(_ values: [NamedValue]) -> String {
+        var writer = JSONWriter(capacity: 64)
+        writer.beginObject()
+        for named in values {
+            if let unit = named.unit {
+                writer.key(named.name)
+                writer.string(unit)
+            }
+        }
+        writer.endObject()
+        return String(decoding: writer.bytes, as: UTF8.self)
+    }
+}

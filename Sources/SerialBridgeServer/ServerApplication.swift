@@ -1,0 +1,171 @@
+import HTTPTypes
+import Hummingbird
+import HummingbirdWebSocket
+import Logging
+import NIOCore
+import SerialBridgeProtocol
+
+/// Everything the server needs to start.
+public struct ServerOptions: Sendable {
+    /// Address to listen on.
+    public var host: String
+    /// Port (0 picks a free one; see `onRunning`).
+    public var port: Int
+    /// SQLite database file.
+    public var databasePath: String
+    /// Gateway tokens.
+    public var tokens: TokenStore
+    /// Heartbeat interval announced in `welcome`.
+    public var heartbeatMs: Int64
+
+    /// Creates options.
+    public init(host: String = "127.0.0.1", port: Int = 8080, databasePath: String, tokens: TokenStore, heartbeatMs: Int64 = 10_000) {
+        self.host = host
+        self.port = port
+        self.databasePath = databasePath
+        self.tokens = tokens
+        self.heartbeatMs = heartbeatMs
+    }
+}
+
+/// Builds the server: gateway WebSocket endpoint, auth check, JSON API, dashboard and live feed.
+public enum ServerApplication {
+    /// Creates the Hummingbird application. `onRunning` receives the bound port.
+    public static func make(
+        options: ServerOptions, logger: Logger, onRunning: @escaping @Sendable (Int) async -> Void = { _ in }
+    ) throws -> some ApplicationProtocol {
+        let store = try ReadingStore(path: options.databasePath)
+        let feed = LiveFeed()
+        let ingest = GatewayIngest(store: store, feed: feed, heartbeatMs: options.heartbeatMs)
+        let tokens = options.tokens
+        let router = Router()
+        addRoutes(to: router, store: store, tokens: tokens)
+        var wsConfiguration = WebSocketServerConfiguration()
+        wsConfiguration.maxFrameSize = MessageCodec.maxMessageBytes
+        return Application(
+            router: router,
+            server: .http1WebSocketUpgrade(configuration: .init(ws: wsConfiguration)) { request, _, logger in
+                let path = request.path.map { $0.split(separator: "?", maxSplits: 1).first.map(String.init) ?? $0 } ?? ""
+                switch path {
+                case "/gateway/v1":
+                    switch tokens.check(authorization: request.headerFields[.authorization]) {
+                    case .accepted(let gateway):
+                        return .upgrade([:]) { inbound, outbound, context in
+                            await ingest.serve(gateway: gateway, inbound: inbound, outbound: outbound, logger: context.logger)
+                        }
+                    case .refused(let reason):
+                        logger.warning("refused gateway upgrade: \(reason)")
+                        return .dontUpgrade
+                    }
+                case "/api/live":
+                    return .upgrade([:]) { inbound, outbound, _ in
+                        await serveLive(feed: feed, inbound: inbound, outbound: outbound)
+                    }
+                default:
+                    return .dontUpgrade
+                }
+            },
+            configuration: .init(address: .hostname(options.host, port: options.port), serverName: "serialbridge-server"),
+            onServerRunning: { channel in
+                await onRunning(channel.localAddress?.port ?? options.port)
+            },
+            logger: logger
+        )
+    }
+
+    static func addRoutes(to router: Router<BasicRequestContext>, store: ReadingStore, tokens: TokenStore) {
+        router.get("/") { _, _ in
+            Response(
+                status: .ok, headers: [.contentType: "text/html; charset=utf-8", .cacheControl: "no-cache"],
+                body: .init(byteBuffer: ByteBuffer(string: DashboardPage.html))
+            )
+        }
+        router.get("/healthz") { _, _ in json(.ok, "{\"status\":\"ok\"}") }
+        router.get("/gateway/v1/auth") { request, _ in
+            switch tokens.check(authorization: request.headers[.authorization]) {
+            case .accepted(let gateway):
+                var writer = JSONWriter()
+                writer.beginObject()
+                writer.key("ok"); writer.bool(true)
+                writer.key("gateway"); writer.string(gateway)
+                writer.endObject()
+                return json(.ok, String(decoding: writer.bytes, as: UTF8.self))
+            case .refused(let reason):
+                return json(.unauthorized, errorBody(reason))
+            }
+        }
+        // A plain GET on the WebSocket path (no upgrade) explains itself.
+        router.get("/gateway/v1") { _, _ in
+            json(.badRequest, errorBody("this is the gateway WebSocket endpoint; connect with a WebSocket upgrade and a Bearer token"))
+        }
+        router.get("/api/devices") { _, _ in
+            let devices = try await store.devices()
+            var text = "["
+            for (index, device) in devices.enumerated() {
+                if index > 0 { text += "," }
+                var writer = JSONWriter()
+                writer.beginObject()
+                writer.key("id"); writer.string(device.id)
+                writer.key("gateway"); writer.string(device.gateway)
+                writer.key("device"); writer.string(device.device)
+                writer.key("profile"); writer.string(device.profile)
+                writer.key("lastTs"); writer.integer(device.lastTimestamp)
+                writer.key("readings"); writer.integer(device.readingCount)
+                writer.endObject()
+                var object = String(decoding: writer.bytes, as: UTF8.self)
+                object.removeLast()
+                text += object + ",\"values\":\(device.lastValuesJSON),\"units\":\(device.unitsJSON)}"
+            }
+            return json(.ok, text + "]")
+        }
+        router.get("/api/devices/{id}/readings") { request, context in
+            let id = try context.parameters.require("id")
+            let parts = id.split(separator: ":", maxSplits: 1)
+            guard parts.count == 2 else { return json(.badRequest, errorBody("device id must be GATEWAY:DEVICE")) }
+            var limit = 100
+            if let text = request.uri.queryParameters["limit"] {
+                guard let value = Int(text), (1...10_000).contains(value) else {
+                    return json(.badRequest, errorBody("limit must be an integer from 1 to 10000"))
+                }
+                limit = value
+            }
+            let readings = try await store.readings(gateway: String(parts[0]), device: String(parts[1]), limit: limit)
+            var text = "["
+            for (index, reading) in readings.enumerated() {
+                if index > 0 { text += "," }
+                text += "{\"epoch\":\(reading.id.epoch),\"seq\":\(reading.id.sequence),\"ts\":\(reading.timestamp),\"values\":\(reading.valuesJSON)}"
+            }
+            return json(.ok, text + "]")
+        }
+    }
+
+    static func json(_ status: HTTPResponse.Status, _ body: String) -> Response {
+        Response(status: status, headers: [.contentType: "application/json"], body: .init(byteBuffer: ByteBuffer(string: body)))
+    }
+
+    static func errorBody(_ reason: String) -> String {
+        var writer = JSONWriter()
+        writer.beginObject()
+        writer.key("error"); writer.string(reason)
+        writer.endObject()
+        return String(decoding: writer.bytes, as: UTF8.self)
+    }
+
+    /// Pushes live readings to one dashboard until either side goes away.
+    static func serveLive(feed: LiveFeed, inbound: WebSocketInboundStream, outbound: WebSocketOutboundWriter) async {
+        let updates = feed.subscribe()
+        await withTaskGroup(of: Void.self) { group in
+            group.addTask {
+                // Reading the inbound side processes pings and notices the browser leaving.
+                do { for try await _ in inbound {} } catch {}
+            }
+            group.addTask {
+                for await update in updates {
+                    do { try await outbound.write(.text(update)) } catch { return }
+                }
+            }
+            await group.next()
+            group.cancelAll()
+        }
+    }
+}

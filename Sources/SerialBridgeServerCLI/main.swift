@@ -1,0 +1,103 @@
+import ArgumentParser
+import Hummingbird
+import Logging
+import SerialBridgeServer
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+@main
+struct SerialBridgeServerCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "serialbridge-server",
+        abstract: "The SerialBridge server: gateways in, readings stored, dashboard out.",
+        version: "0.1.0",
+        subcommands: [Serve.self, Token.self],
+        defaultSubcommand: Serve.self
+    )
+}
+
+struct Serve: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "Run the server.")
+
+    @Option(name: .long, help: "Address to listen on.")
+    var host = "127.0.0.1"
+
+    @Option(name: .long, help: "Port to listen on (0 picks a free one).")
+    var port = 8080
+
+    @Option(name: .long, help: "SQLite database file.")
+    var db = "serialbridge.sqlite"
+
+    @Option(name: .long, help: "Token file: lines of `GATEWAY-ID TOKEN`.")
+    var tokens: String
+
+    @Option(name: .long, help: "Write the bound port to this file once listening.")
+    var portFile: String?
+
+    @Option(name: .long, help: "Log level.")
+    var logLevel = "info"
+
+    func run() async throws {
+        let level = Logger.Level(rawValue: logLevel) ?? .info
+        LoggingSystem.bootstrap { label in
+            var handler = StreamLogHandler.standardError(label: label)
+            handler.logLevel = level
+            return handler
+        }
+        let logger = Logger(label: "serialbridge-server")
+        let tokenStore: TokenStore
+        do {
+            tokenStore = try TokenStore.load(file: tokens)
+        } catch {
+            logger.critical("\(error)")
+            throw ExitCode(2)
+        }
+        let portFile = self.portFile
+        let app = try ServerApplication.make(
+            options: ServerOptions(host: host, port: port, databasePath: db, tokens: tokenStore),
+            logger: logger
+        ) { boundPort in
+            logger.info("listening on http://\(host):\(boundPort)/ (gateways: ws://\(host):\(boundPort)/gateway/v1)")
+            if let portFile { writeFile(portFile, "\(boundPort)\n") }
+        }
+        try await app.runService()
+    }
+}
+
+struct Token: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Issue a token for a gateway: appends `GATEWAY-ID TOKEN` to the token file and prints the token."
+    )
+
+    @Argument(help: "Gateway id.")
+    var gateway: String
+
+    @Option(name: .long, help: "Token file to append to.")
+    var tokens: String
+
+    func run() async throws {
+        var bytes = [UInt8](repeating: 0, count: 24)
+        let fd = open("/dev/urandom", O_RDONLY | O_CLOEXEC)
+        guard fd >= 0, bytes.withUnsafeMutableBytes({ read(fd, $0.baseAddress, $0.count) }) == bytes.count else {
+            throw ValidationError("cannot read /dev/urandom")
+        }
+        close(fd)
+        let hex = Array("0123456789abcdef".utf8)
+        let token = String(decoding: bytes.flatMap { [hex[Int($0 >> 4)], hex[Int($0 & 0xF)]] }, as: UTF8.self)
+        let line = "\(gateway) \(token)\n"
+        let out = open(tokens, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0o600)
+        guard out >= 0 else { throw ValidationError("cannot open \(tokens): \(String(cString: strerror(errno)))") }
+        _ = Array(line.utf8).withUnsafeBytes { write(out, $0.baseAddress, $0.count) }
+        close(out)
+        print(token)
+    }
+}
+
+func writeFile(_ path: String, _ text: String) {
+    let fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644)
+    guard fd >= 0 else { return }
+    _ = Array(text.utf8).withUnsafeBytes { write(fd, $0.baseAddress, $0.count) }
+    close(fd)
+}
