@@ -186,7 +186,10 @@ public struct JSONParser {
         let digitsStart = index
         while index < bytes.count, (UInt8(ascii: "0")...UInt8(ascii: "9")).contains(bytes[index]) { index += 1 }
         guard index > digitsStart else { throw failure("invalid value") }
-        if bytes[digitsStart] == UInt8(ascii: "0"), index - digitsStart > 1 { throw failure("leading zero") }
+        if bytes[digitsStart] == UInt8(ascii: "0"), index - digitsStart > 1 {
+            index = start
+            throw failure("leading zero")
+        }
         if index < bytes.count, bytes[index] == UInt8(ascii: ".") {
             isInteger = false
             index += 1
@@ -204,7 +207,10 @@ public struct JSONParser {
         }
         let text = String(decoding: bytes[start..<index], as: UTF8.self)
         if isInteger, let value = Int64(text) { return .integer(value) }
-        guard let value = Double(text), value.isFinite else { throw failure("number out of range") }
+        guard let value = Double(text), value.isFinite else {
+            index = start
+            throw failure("number out of range")
+        }
         return .float(value)
     }
 }

@@ -1,0 +1,187 @@
+import Foundation
+import Logging
+import SerialBridgeGateway
+import SerialBridgeProtocol
+import SerialBridgeSerial
+import SerialBridgeServer
+import ServiceLifecycle
+import Synchronization
+import Testing
+
+/// A real server on a free loopback port, run in-process.
+final class TestServer: Sendable {
+    let directory: TemporaryDirectory
+    let group: ServiceGroup
+    let task: Task<Void, any Error>
+    let port: Int
+    let store: ReadingStore
+
+    static let token = "test-token-0123456789abcdef"
+
+    convenience init(gateway: String, logger: Logger) async throws {
+        try await self.init(directory: TemporaryDirectory(), port: 0, gateway: gateway, logger: logger)
+    }
+
+    init(directory: TemporaryDirectory, port requestedPort: Int, gateway: String, logger: Logger) async throws {
+        self.directory = directory
+        let database = directory.file("server.sqlite")
+        let bound = Mutex<Int?>(nil)
+        let app = try ServerApplication.make(
+            options: ServerOptions(host: "127.0.0.1", port: requestedPort, databasePath: database, tokens: TokenStore([(gateway, Self.token)])),
+            logger: logger
+        ) { port in bound.withLock { $0 = port } }
+        let group = ServiceGroup(services: [app], gracefulShutdownSignals: [], logger: logger)
+        self.group = group
+        task = Task { try await group.run() }
+        try await eventually("server listening") { bound.withLock { $0 != nil } }
+        port = bound.withLock { $0 } ?? 0
+        store = try ReadingStore(path: database)
+    }
+
+    func stop() async throws {
+        await group.triggerGracefulShutdown()
+        try await task.value
+    }
+}
+
+/// A gateway built from a config file, run in-process until stopped.
+struct TestGateway {
+    let gateway: Gateway
+    let group: ServiceGroup
+    let task: Task<Void, any Error>
+
+    init(configFile: String, logger: Logger) throws {
+        let config = try GatewayConfig.load(file: configFile)
+        gateway = try Gateway(config: config, logger: logger)
+        let group = gateway.serviceGroup(signals: [])
+        self.group = group
+        task = Task { try await group.run() }
+    }
+
+    func stop() async throws {
+        await group.triggerGracefulShutdown()
+        try await task.value
+    }
+}
+
+func writeGatewayConfig(
+    in dir: TemporaryDirectory, port: Int, devicePath: String, token: String = TestServer.token,
+    gateway: String = "gw-test"
+) throws -> String {
+    try dir.write("token", token + "\n")
+    try dir.write("gateway.json", """
+    {
+      "gatewayId": "\(gateway)",
+      "server": { "url": "ws://127.0.0.1:\(port)/gateway/v1", "tokenFile": "token" },
+      "stateDirectory": "state",
+      "profileFolders": ["\(Repository.profiles)"],
+      "ports": [ { "device": "sensor-1", "path": "\(devicePath)", "profile": "generic-csv-lines" } ],
+      "reconnect": { "initialDelayMs": 20, "maxDelayMs": 200 },
+      "logLevel": "debug"
+    }
+    """)
+    return dir.file("gateway.json")
+}
+
+@Suite("End to end: pty → gateway → WebSocket → server → SQLite", .serialized)
+struct EndToEndTests {
+    func storedCount(_ server: TestServer) async throws -> Int64 {
+        try await server.store.devices().first?.readingCount ?? 0
+    }
+
+    @Test func thousandReadingsArriveInOrderOnceAcrossAGatewayRestart() async throws {
+        let logs = LogCapture()
+        let server = try await TestServer(gateway: "gw-test", logger: logs.logger("server"))
+        let device = try PseudoTerminal()
+        defer { device.close() }
+        let dir = try TemporaryDirectory()
+        let config = try writeGatewayConfig(in: dir, port: server.port, devicePath: device.slavePath)
+
+        // First run: readings 1...500, alternating CRLF and LF line ends.
+        let first = try TestGateway(configFile: config, logger: logs.logger("gateway"))
+        for n in 1...500 { try device.write(Array("\(n).5,\(n % 100)\(n % 2 == 0 ? "\r\n" : "\n")".utf8)) }
+        try await eventually("500 readings stored") { try await storedCount(server) == 500 }
+        try await first.stop()
+
+        // Written while no gateway runs: the tty keeps them for the next reader.
+        for n in 501...1000 { try device.write(Array("\(n).5,\(n % 100)\r\n".utf8)) }
+        let second = try TestGateway(configFile: config, logger: logs.logger("gateway"))
+        #expect(second.gateway.epoch == first.gateway.epoch + 1)
+        try await eventually("1000 readings stored") { try await storedCount(server) == 1000 }
+
+        let readings = try await server.store.readings(gateway: "gw-test", device: "sensor-1", limit: 5000)
+        #expect(readings.count == 1000)
+        let temperatures = readings.map(\.valuesJSON)
+        #expect(temperatures == (1...1000).map { #"{"temperature":\#($0).5,"humidity":\#(Double($0 % 100))}"# })
+        #expect(readings.prefix(500).map(\.id) == (1...500).map { ReadingID(epoch: first.gateway.epoch, sequence: Int64($0)) })
+        #expect(readings.suffix(500).map(\.id) == (1...500).map { ReadingID(epoch: second.gateway.epoch, sequence: Int64($0)) })
+        #expect(Set(readings.map(\.id)).count == 1000)
+
+        try await second.stop()
+        try await server.stop()
+    }
+
+    @Test func unacknowledgedReadingsAreResentAfterTheServerRestarts() async throws {
+        let logs = LogCapture()
+        let server = try await TestServer(gateway: "gw-test", logger: logs.logger("server"))
+        let device = try PseudoTerminal()
+        defer { device.close() }
+        let dir = try TemporaryDirectory()
+        let config = try writeGatewayConfig(in: dir, port: server.port, devicePath: device.slavePath)
+        let gateway = try TestGateway(configFile: config, logger: logs.logger("gateway"))
+        for n in 1...100 { try device.write(Array("\(n),1\n".utf8)) }
+        try await eventually("100 stored") { try await storedCount(server) == 100 }
+
+        // Same database, new server process on the same port.
+        let port = server.port
+        let database = server.directory
+        try await server.stop()
+        for n in 101...200 { try device.write(Array("\(n),1\n".utf8)) }
+        try await eventually("gateway noticed the outage") { gateway.gateway.uplink.state != .up }
+        let restarted = try await TestServer(reusing: database, port: port, gateway: "gw-test", logger: logs.logger("server"))
+        try await eventually("200 stored") { try await storedCount(restarted) == 200 }
+        let readings = try await restarted.store.readings(gateway: "gw-test", device: "sensor-1", limit: 500)
+        #expect(readings.map(\.id.sequence) == Array(1...200))
+        try await gateway.stop()
+        try await restarted.stop()
+    }
+
+    @Test func aWrongTokenIsLoggedAsRefusedAndRetriedWithBackoff() async throws {
+        let logs = LogCapture()
+        let server = try await TestServer(gateway: "gw-test", logger: logs.logger("server"))
+        let device = try PseudoTerminal()
+        defer { device.close() }
+        let dir = try TemporaryDirectory()
+        let config = try writeGatewayConfig(in: dir, port: server.port, devicePath: device.slavePath, token: "wrong-token-00000000000000")
+        let gateway = try TestGateway(configFile: config, logger: logs.logger("gateway"))
+        try await eventually("three refusals logged") { logs.count(containing: "server refused the token") >= 3 }
+        let refusal = try #require(logs.messages.first { $0.contains("server refused the token") })
+        #expect(refusal.contains(#"gateway "gw-test": unknown token (HTTP 401 from /gateway/v1/auth)"#))
+        #expect(logs.count(containing: "retrying in") >= 2)
+        #expect(!gateway.task.isCancelled)
+        #expect(gateway.gateway.uplink.connectionCount == 0)
+        try await gateway.stop()
+        try await server.stop()
+    }
+
+    @Test func aTokenForAnotherGatewayCannotSpeakForThisOne() async throws {
+        let logs = LogCapture()
+        let server = try await TestServer(gateway: "gw-other", logger: logs.logger("server"))
+        let device = try PseudoTerminal()
+        defer { device.close() }
+        let dir = try TemporaryDirectory()
+        let config = try writeGatewayConfig(in: dir, port: server.port, devicePath: device.slavePath)
+        let gateway = try TestGateway(configFile: config, logger: logs.logger("gateway"))
+        try await eventually("mismatch reported") { logs.count(containing: "gateway-mismatch") >= 2 }
+        #expect(logs.messages.contains { $0.contains(#"server rejected hello: gateway-mismatch: token is for "gw-other", hello says "gw-test""#) })
+        try await gateway.stop()
+        try await server.stop()
+    }
+}
+
+extension TestServer {
+    /// A new server on an existing database and port (a server restart).
+    convenience init(reusing directory: TemporaryDirectory, port: Int, gateway: String, logger: Logger) async throws {
+        try await self.init(directory: directory, port: port, gateway: gateway, logger: logger)
+    }
+}

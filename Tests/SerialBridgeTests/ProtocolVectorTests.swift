@@ -1,0 +1,95 @@
+import SerialBridgeProtocol
+import Testing
+
+@Suite("Wire protocol v1: byte-exact vectors")
+struct ProtocolVectorTests {
+    static let gateway = "gw-1"
+
+    static let cases: [(String, Message)] = [
+        ("hello", .hello(Hello(gateway: gateway, software: "0.1.0", protocols: [1], epoch: 7, lastSequence: 0))),
+        ("welcome", .welcome(Welcome(protocolVersion: 1, acked: ReadingID(epoch: 6, sequence: 1042), heartbeatMs: 10_000))),
+        ("welcome-empty", .welcome(Welcome(protocolVersion: 1, acked: nil, heartbeatMs: 10_000))),
+        ("reading", .reading(Reading(
+            gateway: gateway, id: ReadingID(epoch: 7, sequence: 1), device: "sensor-1", profile: "generic-csv-lines",
+            timestamp: 1_795_753_200_000,
+            values: [
+                NamedValue(name: "temperature", value: .float(21.5), unit: "°C"),
+                NamedValue(name: "humidity", value: .float(40.2), unit: "%"),
+            ]
+        ))),
+        ("reading-types", .reading(Reading(
+            gateway: gateway, id: ReadingID(epoch: 7, sequence: 2), device: "meter \"A\"", profile: "p", timestamp: 0,
+            values: [
+                NamedValue(name: "count", value: .integer(-3)),
+                NamedValue(name: "ok", value: .boolean(true)),
+                NamedValue(name: "label", value: .string("line\nbreak")),
+                NamedValue(name: "ratio", value: .float(0.25)),
+            ]
+        ))),
+        ("ack", .ack(Ack(id: ReadingID(epoch: 7, sequence: 1)))),
+        ("ping", .ping(Heartbeat(timestamp: 1_795_753_200_000))),
+        ("pong", .pong(Heartbeat(timestamp: 1_795_753_200_000, serverTimestamp: 1_795_753_200_003))),
+        ("error", .error(ProtocolErrorMessage(code: "gateway-mismatch", message: "token is for \"gw-1\""))),
+    ]
+
+    @Test(arguments: cases.map(\.0))
+    func encoderProducesTheVectorBytes(name: String) throws {
+        let message = try #require(Self.cases.first { $0.0 == name }?.1)
+        let expected = try vectorBytes(name)
+        let actual = MessageCodec.encode(message)
+        #expect(actual == expected, "encoded: \(String(decoding: actual, as: UTF8.self))")
+    }
+
+    @Test(arguments: cases.map(\.0))
+    func decoderReadsTheVectorBytes(name: String) throws {
+        let message = try #require(Self.cases.first { $0.0 == name }?.1)
+        #expect(try MessageCodec.decode(vectorBytes(name)) == message)
+    }
+}
+
+@Suite("Wire protocol v1: malformed input")
+struct ProtocolMalformedTests {
+    @Test(arguments: [
+        ("", "invalid JSON: unexpected end at byte 0"),
+        ("[1]", "message must be a JSON object"),
+        (#"{"type":"warp"}"#, #"unknown message type "warp""#),
+        (#"{"type":"ack","epoch":1}"#, "ack.seq is missing"),
+        (#"{"type":"ack","epoch":"1","seq":2}"#, "ack.epoch must be an integer"),
+        (#"{"type":"ack","epoch":1.5,"seq":2}"#, "ack.epoch must be an integer"),
+        (#"{"type":"reading","gateway":"g","epoch":1,"seq":1,"device":"d","profile":"p","ts":0,"values":[]}"#, "reading.values must be an object"),
+        (#"{"type":"reading","gateway":"g","epoch":0,"seq":1,"device":"d","profile":"p","ts":0,"values":{}}"#, "reading epoch and seq must be positive"),
+        (#"{"type":"reading","gateway":"g","epoch":1,"seq":1,"device":"d","profile":"p","ts":0,"values":{"x":null}}"#, "reading.values.x must be a number, string or boolean"),
+        (#"{"type":"hello"} trailing"#, "invalid JSON: unexpected data after the document at byte 17"),
+        (#"{"type":"ping","ts":01}"#, "invalid JSON: leading zero at byte 20"),
+        (#"{"type":"ping","ts":1e999}"#, "invalid JSON: number out of range at byte 20"),
+    ])
+    func malformedMessagesGetSpecificErrors(input: String, error: String) {
+        #expect(throws: MessageDecodingError(error)) { try MessageCodec.decode(Array(input.utf8)) }
+    }
+
+    @Test func deepNestingIsRefused() {
+        let deep = String(repeating: "[", count: 10_000) + String(repeating: "]", count: 10_000)
+        #expect(throws: MessageDecodingError("invalid JSON: nested too deeply at byte 32")) {
+            try MessageCodec.decode(Array(deep.utf8))
+        }
+    }
+
+    @Test func oversizeMessageIsRefusedBeforeParsing() {
+        let big = [UInt8](repeating: 0x20, count: MessageCodec.maxMessageBytes + 1)
+        #expect(throws: MessageDecodingError("message of 1048577 bytes exceeds 1048576")) { try MessageCodec.decode(big) }
+    }
+
+    @Test func unknownFieldsAreIgnoredForForwardCompatibility() throws {
+        let text = #"{"type":"ack","epoch":1,"seq":2,"future":{"x":[1,2]}}"#
+        #expect(try MessageCodec.decode(Array(text.utf8)) == .ack(Ack(id: ReadingID(epoch: 1, sequence: 2))))
+    }
+
+    @Test func randomBytesNeverCrashTheDecoder() {
+        var random = SystemRandomNumberGenerator()
+        let alphabet = Array(#"{}[]":,0123456789.-eEtruefalsn\ "#.utf8)
+        for _ in 0..<10_000 {
+            let bytes = (0..<Int.random(in: 0...64, using: &random)).map { _ in alphabet.randomElement(using: &random)! }
+            _ = try? MessageCodec.decode(bytes)
+        }
+    }
+}

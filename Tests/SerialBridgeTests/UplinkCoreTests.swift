@@ -1,0 +1,98 @@
+import SerialBridgeProtocol
+import SerialBridgeSimulator
+@testable import SerialBridgeUplink
+import Testing
+
+@Suite("Reconnect backoff")
+struct BackoffTests {
+    @Test func delaysGrowExponentiallyWithinJitterBoundsUpToTheCap() {
+        var backoff = Backoff(initial: .milliseconds(500), multiplier: 2, cap: .seconds(8), floor: .milliseconds(50))
+        var random = SplitMix64(seed: 42)
+        let ceilings: [Duration] = [.milliseconds(500), .seconds(1), .seconds(2), .seconds(4), .seconds(8), .seconds(8), .seconds(8)]
+        for ceiling in ceilings {
+            #expect(backoff.currentCeiling == ceiling)
+            let delay = backoff.nextDelay(using: &random)
+            #expect(delay >= .milliseconds(50) && delay <= ceiling)
+        }
+        backoff.reset()
+        #expect(backoff.currentCeiling == .milliseconds(500))
+    }
+
+    @Test func jitterSpreadsDelays() {
+        var random = SplitMix64(seed: 7)
+        var delays: Set<Duration> = []
+        for _ in 0..<20 {
+            var backoff = Backoff(initial: .seconds(1), cap: .seconds(1))
+            delays.insert(backoff.nextDelay(using: &random))
+        }
+        #expect(delays.count > 15)
+    }
+
+    @Test func refusedTokenWaitsNearTheCap() {
+        var backoff = Backoff(initial: .milliseconds(100), cap: .seconds(30))
+        var random = SplitMix64(seed: 1)
+        for _ in 0..<100 {
+            let delay = backoff.capDelay(using: &random)
+            #expect(delay >= .seconds(15) && delay <= .seconds(30))
+        }
+    }
+}
+
+@Suite("Outbound queue")
+struct OutboundQueueTests {
+    func draft(_ n: Int) -> ReadingDraft {
+        ReadingDraft(device: "d", profile: "p", timestamp: Int64(n), values: [NamedValue(name: "n", value: .integer(Int64(n)))])
+    }
+
+    @Test func identitiesAreAssignedInOrderFromOne() async {
+        let queue = OutboundQueue(gateway: "g", epoch: 3)
+        queue.enqueue((1...3).map(draft))
+        let batch = await queue.nextBatch(limit: 10)
+        #expect(batch.map(\.id) == [1, 2, 3].map { ReadingID(epoch: 3, sequence: $0) })
+        #expect(queue.snapshot.lastAssigned == ReadingID(epoch: 3, sequence: 3))
+    }
+
+    @Test func cumulativeAckDropsThePrefixAndRewindResendsTheRest() async {
+        let queue = OutboundQueue(gateway: "g", epoch: 1)
+        queue.enqueue((1...5).map(draft))
+        #expect(await queue.nextBatch(limit: 10).count == 5)
+        queue.acknowledge(upTo: ReadingID(epoch: 1, sequence: 2))
+        #expect(queue.snapshot.depth == 3)
+        #expect(queue.snapshot.unsent == 0)
+        queue.rewind()
+        #expect(await queue.nextBatch(limit: 10).map(\.id.sequence) == [3, 4, 5])
+    }
+
+    @Test func anAckFromAnEarlierEpochDropsNothingOfThisOne() async {
+        let queue = OutboundQueue(gateway: "g", epoch: 2)
+        queue.enqueue((1...2).map(draft))
+        queue.acknowledge(upTo: ReadingID(epoch: 1, sequence: 900))
+        #expect(queue.snapshot.depth == 2)
+    }
+
+    @Test func fullQueueDropsOldestAndCounts() async {
+        let queue = OutboundQueue(gateway: "g", epoch: 1, capacity: 3)
+        queue.enqueue((1...5).map(draft))
+        #expect(queue.snapshot.dropped == 2)
+        #expect(await queue.nextBatch(limit: 10).map(\.id.sequence) == [3, 4, 5])
+    }
+
+    @Test func waitingSenderWakesOnEnqueueAndOnCancel() async {
+        let queue = OutboundQueue(gateway: "g", epoch: 1)
+        let waiter = Task { await queue.nextBatch(limit: 10).count }
+        queue.enqueue([draft(1)])
+        #expect(await waiter.value == 1)
+        let cancelled = Task { await queue.nextBatch(limit: 10).count }
+        cancelled.cancel()
+        #expect(await cancelled.value == 0)
+    }
+
+    @Test func serverURLsParse() {
+        #expect(ServerURL("ws://127.0.0.1:8080/gateway/v1")?.authPath == "/gateway/v1/auth")
+        #expect(ServerURL("wss://example.org/gateway/v1")?.port == 443)
+        #expect(ServerURL("ws://[::1]:9/x")?.host == "::1")
+        #expect(ServerURL("http://x/") == nil)
+        #expect(ServerURL("ws://:80/") == nil)
+        #expect(ServerURL("ws://h:99999/") == nil)
+    }
+}
