@@ -1,0 +1,14 @@
+#!/usr/bin/env bash
+# The whole test suite: installs what is missing, builds, runs the demo's smoke check, then every test.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+source scripts/setup.sh
+
+sb_require_swift
+sb_install_packages curl
+echo "==> building"
+swift build --build-tests
+echo "==> demo smoke check"
+scripts/demo.sh --check
+echo "==> tests"
+swift test --skip-build
