@@ -8,6 +8,10 @@ import ServiceLifecycle
 import Synchronization
 import WSClient
 
+#if canImport(Glibc)
+import Glibc
+#endif
+
 /// The gateway's outbound WebSocket link: dials the server, says hello, sends every queued reading
 /// until it is acknowledged, and redials with backoff whenever the link drops.
 ///
@@ -66,8 +70,9 @@ public final class Uplink: Service, Sendable {
         var state: LinkState = .connecting
         var draining = false
         var connections = 0
-        var lastRTT: Duration?
         var drainDeadline: ContinuousClock.Instant?
+        var heartbeat = HeartbeatMonitor()
+        var heartbeatInterval: Duration = .seconds(10)
         var wakeSleeper: CheckedContinuation<Void, Never>?
     }
 
@@ -205,7 +210,9 @@ public final class Uplink: Service, Sendable {
             epoch: queue.epoch, lastSequence: queue.snapshot.lastAssigned.sequence
         )
         try await outbound.write(Self.textFrame(MessageCodec.encode(.hello(hello))))
-        let (welcomed, welcomedContinuation) = AsyncStream<Void>.makeStream()
+        // One start signal per waiting task: an AsyncStream has a single consumer.
+        let (sendingMayStart, startSending) = AsyncStream<Void>.makeStream()
+        let (heartbeatsMayStart, startHeartbeats) = AsyncStream<Void>.makeStream()
         let started = ContinuousClock.now
         try await withThrowingTaskGroup(of: Void.self) { group in
             group.addTask {
@@ -213,19 +220,35 @@ public final class Uplink: Service, Sendable {
                 var messages = inbound.messages(maxSize: MessageCodec.maxMessageBytes).makeAsyncIterator()
                 guard let first = try await messages.next() else { return }
                 guard try await self.accept(welcome: first, outbound: outbound) else { return }
-                welcomedContinuation.yield()
-                welcomedContinuation.finish()
+                startSending.finish()
+                startHeartbeats.finish()
                 while let message = try await messages.next() {
                     try await self.handle(message, outbound: outbound)
                 }
             }
             group.addTask {
-                var iterator = welcomed.makeAsyncIterator()
-                guard await iterator.next() != nil else { return }
+                for await _ in sendingMayStart {}
                 while !Task.isCancelled {
                     let batch = await self.queue.nextBatch(limit: self.configuration.batchSize)
                     for frame in batch {
                         try await outbound.write(Self.textFrame(frame.bytes))
+                    }
+                }
+            }
+            group.addTask {
+                // Heartbeats: a silent half-open link is declared dead after missed pongs.
+                for await _ in heartbeatsMayStart {}
+                while !Task.isCancelled {
+                    let interval = self.shared.withLock { $0.heartbeatInterval }
+                    try await Task.sleep(for: interval)
+                    switch self.shared.withLock({ $0.heartbeat.tick() }) {
+                    case .sendPing:
+                        let ping = Heartbeat(timestamp: Self.nowMilliseconds())
+                        try await outbound.write(Self.textFrame(MessageCodec.encode(.ping(ping))))
+                    case .declareDead(let missed):
+                        self.logger.warning("link dead: \(missed) heartbeats unanswered; redialling")
+                        try await outbound.close(.goingAway, reason: "heartbeat timeout")
+                        return
                     }
                 }
             }
@@ -260,6 +283,8 @@ public final class Uplink: Service, Sendable {
             shared.withLock {
                 $0.state = .up
                 $0.connections += 1
+                $0.heartbeat = HeartbeatMonitor()
+                $0.heartbeatInterval = .milliseconds(max(100, welcome.heartbeatMs))
             }
             let held = welcome.acked.map { "\($0)" } ?? "nothing yet"
             logger.info("link up: \(configuration.url), protocol \(welcome.protocolVersion), server holds up to \(held)")
@@ -282,8 +307,13 @@ public final class Uplink: Service, Sendable {
         case .ping(let beat)?:
             let pong = Heartbeat(timestamp: beat.timestamp, serverTimestamp: nil)
             try await outbound.write(Self.textFrame(MessageCodec.encode(.pong(pong))))
-        case .pong?:
-            break
+        case .pong(let beat)?:
+            let now = Self.nowMilliseconds()
+            let rtt = shared.withLock { shared -> Int64? in
+                shared.heartbeat.pongReceived(sentAt: beat.timestamp, now: now)
+                return shared.heartbeat.lastRTTMilliseconds
+            }
+            logger.trace("heartbeat round trip \(rtt ?? 0) ms")
         case .error(let error)?:
             logger.error("server reported \(error.code): \(error.message)")
         case .none:
@@ -301,6 +331,15 @@ public final class Uplink: Service, Sendable {
     static func textFrame(_ bytes: [UInt8]) -> WebSocketOutboundWriter.OutboundFrame {
         .custom(WebSocketFrame(fin: true, opcode: .text, data: ByteBuffer(bytes: bytes)))
     }
+
+    static func nowMilliseconds() -> Int64 {
+        var now = timespec()
+        clock_gettime(CLOCK_REALTIME, &now)
+        return Int64(now.tv_sec) * 1000 + Int64(now.tv_nsec) / 1_000_000
+    }
+
+    /// Round-trip time of the last answered heartbeat, in milliseconds.
+    public var lastRoundTripMilliseconds: Int64? { shared.withLock { $0.heartbeat.lastRTTMilliseconds } }
 
     static func format(_ duration: Duration) -> String {
         let milliseconds = duration.nanoseconds / 1_000_000

@@ -96,3 +96,30 @@ struct OutboundQueueTests {
         #expect(ServerURL("ws://h:99999/") == nil)
     }
 }
+
+@Suite("Heartbeats")
+struct HeartbeatMonitorTests {
+    @Test func aSilentLinkIsDeadAfterThreeUnansweredPings() {
+        var monitor = HeartbeatMonitor(allowedMisses: 3)
+        #expect(monitor.tick() == .sendPing)
+        #expect(monitor.tick() == .sendPing)
+        #expect(monitor.tick() == .sendPing)
+        #expect(monitor.tick() == .declareDead(missed: 3))
+    }
+
+    @Test func aPongResetsTheCountAndGivesTheRoundTrip() {
+        var monitor = HeartbeatMonitor(allowedMisses: 3)
+        _ = monitor.tick()
+        _ = monitor.tick()
+        monitor.pongReceived(sentAt: 1_000, now: 1_042)
+        #expect(monitor.outstanding == 0)
+        #expect(monitor.lastRTTMilliseconds == 42)
+        for _ in 0..<3 { #expect(monitor.tick() == .sendPing) }
+    }
+
+    @Test func aClockStepBackwardsNeverGivesANegativeRoundTrip() {
+        var monitor = HeartbeatMonitor()
+        monitor.pongReceived(sentAt: 5_000, now: 4_000)
+        #expect(monitor.lastRTTMilliseconds == 0)
+    }
+}

@@ -1,0 +1,44 @@
+import Foundation
+import SerialBridgeProtocol
+import SerialBridgeServer
+import Testing
+
+@Suite("Server tokens and storage")
+struct ServerPartsTests {
+    let tokens = TokenStore([(gateway: "gw-1", token: "aaaaaaaaaaaaaaaa1"), (gateway: "gw-2", token: "bbbbbbbbbbbbbbbb2")])
+
+    @Test func tokensAuthenticateTheirOwnGatewayOnly() {
+        #expect(tokens.check(authorization: "Bearer aaaaaaaaaaaaaaaa1") == .accepted(gateway: "gw-1"))
+        #expect(tokens.check(authorization: "Bearer bbbbbbbbbbbbbbbb2") == .accepted(gateway: "gw-2"))
+        #expect(tokens.check(authorization: "Bearer aaaaaaaaaaaaaaaa") == .refused(reason: "unknown token"))
+        #expect(tokens.check(authorization: nil) == .refused(reason: "missing Authorization header"))
+        #expect(tokens.check(authorization: "Basic Zm9vOmJhcg==") == .refused(reason: "Authorization header is not a Bearer token"))
+    }
+
+    @Test func tokenFileErrorsNameTheLine() throws {
+        let dir = try TemporaryDirectory()
+        try dir.write("tokens", "# comment\ngw-1 0123456789abcdef\ngw-2 short\n")
+        #expect(throws: ServerConfigError.self) { try TokenStore.load(file: dir.file("tokens")) }
+        do {
+            _ = try TokenStore.load(file: dir.file("tokens"))
+        } catch {
+            #expect(error.description == "\(dir.file("tokens")):3: expected `GATEWAY-ID TOKEN` with a token of at least 16 characters")
+        }
+    }
+
+    @Test func aReadingIsStoredOnceWhateverTimesItIsSent() async throws {
+        let dir = try TemporaryDirectory()
+        let store = try ReadingStore(path: dir.file("db.sqlite"))
+        let reading = Reading(
+            gateway: "gw-1", id: ReadingID(epoch: 1, sequence: 1), device: "d", profile: "p", timestamp: 5,
+            values: [NamedValue(name: "t", value: .float(1.5), unit: "°C")]
+        )
+        #expect(try await store.insert([reading], receivedAt: 0).count == 1)
+        #expect(try await store.insert([reading, reading], receivedAt: 0).isEmpty)
+        #expect(try await store.lastStored(gateway: "gw-1") == ReadingID(epoch: 1, sequence: 1))
+        let devices = try await store.devices()
+        #expect(devices.count == 1)
+        #expect(devices.first?.readingCount == 1)
+        #expect(devices.first?.unitsJSON == #"{"t":"°C"}"#)
+    }
+}
