@@ -34,16 +34,18 @@ let package = Package(
             dependencies: ["CSerialSupport"],
             swiftSettings: strictSettings
         ),
-        // Device profiles: model, loader, validation.
-        .target(name: "SerialBridgeProfiles", dependencies: ["SerialBridgeSerial"], swiftSettings: strictSettings),
-        // Bytes → frames → readings. Knows nothing of ports or networks.
+        // JSON: a strict parser, a deterministic writer, and path-tracking validation of config files.
+        .target(name: "SerialBridgeJSON", swiftSettings: strictSettings),
+        // Bytes → frames → checked frames → values. Knows nothing of ports or networks.
+        .target(name: "SerialBridgeParsing", dependencies: ["SerialBridgeJSON"], swiftSettings: strictSettings),
+        // Device profiles: model, loader, validation, matching.
         .target(
-            name: "SerialBridgeParsing",
-            dependencies: ["SerialBridgeProfiles"],
+            name: "SerialBridgeProfiles",
+            dependencies: ["SerialBridgeSerial", "SerialBridgeParsing", "SerialBridgeJSON"],
             swiftSettings: strictSettings
         ),
         // The wire protocol shared by gateway and server. Knows nothing of serial ports.
-        .target(name: "SerialBridgeProtocol", swiftSettings: strictSettings),
+        .target(name: "SerialBridgeProtocol", dependencies: ["SerialBridgeJSON"], swiftSettings: strictSettings),
         // The WebSocket uplink: connection, reconnect with backoff, acknowledgements.
         .target(
             name: "SerialBridgeUplink",
@@ -65,7 +67,7 @@ let package = Package(
         .target(
             name: "SerialBridgeGateway",
             dependencies: [
-                "SerialBridgeSerial", "SerialBridgeProfiles", "SerialBridgeParsing",
+                "SerialBridgeSerial", "SerialBridgeProfiles", "SerialBridgeParsing", "SerialBridgeJSON",
                 "SerialBridgeProtocol", "SerialBridgeUplink",
                 .product(name: "UnixSignals", package: "swift-service-lifecycle"),
                 .product(name: "NIOCore", package: "swift-nio"),
@@ -78,14 +80,14 @@ let package = Package(
         // A profile played as a virtual device on a pseudo-terminal.
         .target(
             name: "SerialBridgeSimulator",
-            dependencies: ["SerialBridgeSerial", "SerialBridgeProfiles"],
+            dependencies: ["SerialBridgeSerial", "SerialBridgeProfiles", "SerialBridgeParsing", "SerialBridgeJSON"],
             swiftSettings: strictSettings
         ),
         // The cloud side: ingest, storage, API, dashboard.
         .target(
             name: "SerialBridgeServer",
             dependencies: [
-                "SerialBridgeProtocol", "SerialBridgeProfiles",
+                "SerialBridgeProtocol", "SerialBridgeJSON",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HummingbirdWebSocket", package: "hummingbird-websocket"),
                 .product(name: "GRDB", package: "GRDB.swift"),
@@ -97,7 +99,8 @@ let package = Package(
         .executableTarget(
             name: "SerialBridgeCLI",
             dependencies: [
-                "SerialBridgeGateway", "SerialBridgeSimulator", "SerialBridgeProfiles",
+                "SerialBridgeGateway", "SerialBridgeSimulator", "SerialBridgeProfiles", "SerialBridgeParsing",
+                "SerialBridgeJSON",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
@@ -117,14 +120,14 @@ let package = Package(
         .testTarget(
             name: "SerialBridgeTests",
             dependencies: [
-                "SerialBridgeSerial", "SerialBridgeProfiles", "SerialBridgeParsing",
-                "SerialBridgeProtocol", "SerialBridgeUplink", "SerialBridgeGateway",
+                "SerialBridgeSerial", "SerialBridgeProfiles", "SerialBridgeParsing", "SerialBridgeJSON",
+                "SerialBridgeProtocol", "SerialBridgeUplink", "SerialBridgeGateway", "CSerialSupport",
                 "SerialBridgeSimulator", "SerialBridgeServer",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "GRDB", package: "GRDB.swift"),
             ],
-            resources: [.copy("Vectors")],
+            exclude: ["Vectors", "Fixtures"],
             swiftSettings: strictSettings
         ),
     ],

@@ -1,6 +1,7 @@
 import ArgumentParser
 import Logging
 import SerialBridgeGateway
+import SerialBridgeJSON
 import SerialBridgeProfiles
 import SerialBridgeSimulator
 import ServiceLifecycle
@@ -142,7 +143,7 @@ struct Profiles: AsyncParsableCommand {
 
         func run() async throws {
             let targets = paths.isEmpty ? ["DeviceProfiles"] : paths
-            var errors: [ProfileError] = []
+            var errors: [ConfigError] = []
             let files = ProfileLibrary.profileFiles(in: targets, errors: &errors)
             var good = 0
             for file in files {

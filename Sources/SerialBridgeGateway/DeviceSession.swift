@@ -62,8 +62,8 @@ public struct DeviceSession: Sendable {
     }
 
     private func read(_ port: SerialPort) async {
-        var parser = DeviceParser(profile: profile)
-        let fields = parser.fields
+        var parser = DeviceParser(spec: profile.parsing)
+        let fields = parser.outputFields
         do {
             let descriptor = try port.duplicateDescriptor()
             let channel = try await NIOPipeBootstrap(group: MultiThreadedEventLoopGroup.singleton)
@@ -76,14 +76,15 @@ public struct DeviceSession: Sendable {
                 var drafts: [ReadingDraft] = []
                 for try await buffer in inbound {
                     let now = Self.currentMilliseconds()
+                    let monotonic = Self.monotonicNanoseconds()
                     buffer.withUnsafeReadableBytes { bytes in
-                        parser.feed(bytes) { decoded in
+                        parser.feed(bytes, at: monotonic) { reading in
                             drafts.append(ReadingDraft(
                                 device: device, profile: profile.name, timestamp: now,
-                                values: Self.named(decoded, fields: fields)
+                                values: Self.named(reading.values, fields: fields), outOfRange: reading.outOfRange
                             ))
-                        } onError: { error in
-                            logger.debug("frame rejected: \(error)")
+                        } onRejection: { rejection in
+                            logger.debug("\(rejection.stage.rawValue) rejected bytes at offset \(rejection.offset): \(rejection.message)")
                         }
                     }
                     queue.enqueue(drafts)
@@ -95,21 +96,33 @@ public struct DeviceSession: Sendable {
         } catch {
             if !Task.isCancelled { logger.warning("read from \(path) ended: \(error)") }
         }
-        let counters = parser.framerCounters
-        logger.info("session ended: \(counters.bytes) bytes, \(parser.readings) readings, \(parser.decodeErrors) decode errors, \(counters.oversizeFrames) oversize frames")
+        let counters = parser.counters
+        logger.info("session ended: \(counters.framer.bytes) bytes, \(counters.readings) readings, \(counters.decodeErrors) decode errors, \(counters.checksumErrors) checksum errors, \(counters.framingErrors) framing errors")
     }
 
-    static func named(_ decoded: DecodedValues, fields: [FieldSpec]) -> [NamedValue] {
-        zip(fields, decoded.values).map { field, value in
+    /// Pairs values with their names and units; values the frame did not carry are left out.
+    static func named(_ values: [Value?], fields: [OutputField]) -> [NamedValue] {
+        var named: [NamedValue] = []
+        named.reserveCapacity(values.count)
+        for (field, value) in zip(fields, values) {
+            guard let value else { continue }
             let wire: WireValue
             switch value {
             case .float(let number): wire = .float(number)
             case .integer(let number): wire = .integer(number)
             case .string(let text): wire = .string(text)
             case .boolean(let flag): wire = .boolean(flag)
+            case .bytes(let bytes): wire = .bytes(bytes)
             }
-            return NamedValue(name: field.name, value: wire, unit: field.unit)
+            named.append(NamedValue(name: field.name, value: wire, unit: field.unit))
         }
+        return named
+    }
+
+    static func monotonicNanoseconds() -> UInt64 {
+        var now = timespec()
+        clock_gettime(CLOCK_MONOTONIC, &now)
+        return UInt64(now.tv_sec) * 1_000_000_000 + UInt64(now.tv_nsec)
     }
 
     static func currentMilliseconds() -> Int64 {

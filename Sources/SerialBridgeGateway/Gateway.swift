@@ -1,4 +1,5 @@
 import Logging
+import SerialBridgeJSON
 import SerialBridgeProfiles
 import SerialBridgeUplink
 import ServiceLifecycle

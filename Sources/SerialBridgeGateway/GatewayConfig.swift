@@ -1,11 +1,5 @@
-import SerialBridgeProfiles
+import SerialBridgeJSON
 import SerialBridgeUplink
-
-#if canImport(FoundationEssentials)
-import FoundationEssentials
-#else
-import Foundation
-#endif
 
 /// The gateway's configuration file (docs/CONFIG.md). Relative paths are resolved against the
 /// folder of the config file, so a config and its profiles can move together.
@@ -40,31 +34,20 @@ public struct GatewayConfig: Sendable {
     public var logLevel: String
 
     /// Loads and validates a config file, reporting every mistake as `FILE: JSON-PATH: message`.
-    public static func load(file: String) throws(ProfileErrors) -> GatewayConfig {
-        let bytes: [UInt8]
-        do {
-            bytes = try FileContents.read(file)
-        } catch {
-            throw ProfileErrors([ProfileError(file: file, path: "$", message: "cannot read file: \(error)")])
-        }
-        let document: JSONValue
-        do {
-            document = try JSONValue.parse(Data(bytes))
-        } catch {
-            throw ProfileErrors([ProfileError(file: file, path: "$", message: "not valid JSON: \(error)")])
-        }
+    public static func load(file: String) throws(ConfigErrors) -> GatewayConfig {
+        let document = try JSONDocument.load(file: file)
         let base = Self.folder(of: file)
         var root = JSONObjectReader(document, file: file, path: "$")
         let gatewayId = root.string("gatewayId", required: true)
         if let gatewayId, gatewayId.isEmpty || gatewayId.utf8.count > 128 {
-            root.fail(root.path(of: "gatewayId"), "must be 1 to 128 characters")
+            root.fail(key: "gatewayId", "must be 1 to 128 characters")
         }
         var url: ServerURL?
         var tokenFile: String?
         if var server = root.object("server", required: true) {
             if let text = server.string("url", required: true) {
                 url = ServerURL(text)
-                if url == nil { server.fail(server.path(of: "url"), "must be a ws:// or wss:// URL with a host, not \"\(text)\"") }
+                if url == nil { server.fail(key: "url", "must be a ws:// or wss:// URL with a host, not \"\(text)\"") }
             }
             tokenFile = server.string("tokenFile", required: true).map { Self.resolve($0, against: base) }
             root.absorb(server)
@@ -86,7 +69,7 @@ public struct GatewayConfig: Sendable {
             let path = port.string("path", required: true)
             let profile = port.string("profile", required: true)
             if let device, !deviceIds.insert(device).inserted {
-                port.fail(port.path(of: "device"), "duplicate device id \"\(device)\"")
+                port.fail(key: "device", "duplicate device id \"\(device)\"")
             }
             if let device, let path, let profile {
                 ports.append(StaticPort(device: device, path: Self.resolve(path, against: base), profile: profile))
@@ -98,15 +81,15 @@ public struct GatewayConfig: Sendable {
             let initial = reconnect.integer("initialDelayMs", in: 1...3_600_000) ?? 500
             let cap = reconnect.integer("maxDelayMs", in: 1...86_400_000) ?? 30_000
             let multiplier = reconnect.number("multiplier") ?? 2
-            if multiplier < 1 || multiplier > 10 { reconnect.fail(reconnect.path(of: "multiplier"), "must be from 1 to 10") }
-            if cap < initial { reconnect.fail(reconnect.path(of: "maxDelayMs"), "must not be less than initialDelayMs (\(initial))") }
+            if multiplier < 1 || multiplier > 10 { reconnect.fail(key: "multiplier", "must be from 1 to 10") }
+            if cap < initial { reconnect.fail(key: "maxDelayMs", "must not be less than initialDelayMs (\(initial))") }
             backoff = Backoff(initial: .milliseconds(initial), multiplier: multiplier, cap: .milliseconds(cap))
             root.absorb(reconnect)
         }
         let drainMs = root.integer("drainTimeoutMs", in: 0...600_000) ?? 10_000
         let logLevel = root.choice("logLevel", LogLevelName.self)?.rawValue ?? "info"
         let errors = root.finish()
-        guard errors.isEmpty, let gatewayId, let url, let tokenFile else { throw ProfileErrors(errors) }
+        guard errors.isEmpty, let gatewayId, let url, let tokenFile else { throw ConfigErrors(errors) }
         return GatewayConfig(
             gatewayId: gatewayId, serverURL: url, tokenFile: tokenFile, stateDirectory: stateDirectory,
             profileFolders: profileFolders, ports: ports, backoff: backoff,

@@ -1,54 +1,214 @@
-import SerialBridgeProfiles
+/// The parsing half of a profile: framing, optional integrity check, decoding, and which values
+/// form a reading.
+public struct ParsingSpec: Sendable {
+    /// How frames are cut.
+    public var framing: any FramerConfiguration
+    /// Checksum every frame must pass, if any.
+    public var integrity: IntegrityCheck?
+    /// How frames become values; nil for raw-only devices.
+    public var decoding: (any DecoderConfiguration)?
+    /// Names of the decoded fields that form a reading, in order (default: every field not skipped).
+    public var outputNames: [String]?
+    /// When true, every reading also carries the frame's bytes as a value named `raw`.
+    public var raw: Bool
 
-/// A device's whole parsing chain, bytes → frames → values, with its counters.
+    /// Creates a spec.
+    public init(
+        framing: any FramerConfiguration, integrity: IntegrityCheck? = nil,
+        decoding: (any DecoderConfiguration)?, outputNames: [String]? = nil, raw: Bool = false
+    ) {
+        self.framing = framing
+        self.integrity = integrity
+        self.decoding = decoding
+        self.outputNames = outputNames
+        self.raw = raw
+    }
+
+    /// The values of a reading, in order: name and unit.
+    public var outputFields: [OutputField] {
+        let fields = decoding?.fields ?? []
+        var result: [OutputField] = []
+        if let outputNames {
+            for name in outputNames {
+                if let field = fields.first(where: { $0.name == name }) { result.append(OutputField(name: name, unit: field.unit)) }
+            }
+        } else {
+            result = fields.filter { !$0.skip }.map { OutputField(name: $0.name, unit: $0.unit) }
+        }
+        if raw { result.append(OutputField(name: "raw", unit: nil)) }
+        return result
+    }
+}
+
+/// A value of a reading: its name and unit.
+public struct OutputField: Sendable, Hashable {
+    /// Value name.
+    public var name: String
+    /// Unit, if any.
+    public var unit: String?
+}
+
+/// One decoded reading, before it has an identity.
+public struct ParsedReading: Sendable, Hashable {
+    /// Values aligned with ``DeviceParser/outputFields``; nil where the frame carried none.
+    public var values: [Value?]
+    /// Names of values outside their valid range (usually empty).
+    public var outOfRange: [String]
+    /// Stream offset of the frame's first byte.
+    public var offset: UInt64
+}
+
+/// A frame that produced no reading, and why.
+public struct Rejection: Sendable, Hashable, CustomStringConvertible {
+    /// Which stage rejected it.
+    public enum Stage: String, Sendable, Hashable {
+        case framing, integrity, decoding
+    }
+
+    /// The stage.
+    public var stage: Stage
+    /// The reason, e.g. `crc16-modbus mismatch: computed 0x4B37, frame says 0x0000`.
+    public var message: String
+    /// Stream offset of the first byte concerned.
+    public var offset: UInt64
+
+    public var description: String { message }
+}
+
+/// Counters of one device's parsing.
+public struct ParserCounters: Sendable, Hashable {
+    /// Framer counters (bytes, frames, oversize, discarded, resyncs).
+    public var framer = FramerCounters()
+    /// Readings produced.
+    public var readings: UInt64 = 0
+    /// Frames that failed the integrity check.
+    public var checksumErrors: UInt64 = 0
+    /// Frames that failed to decode.
+    public var decodeErrors: UInt64 = 0
+    /// Values flagged as out of their valid range.
+    public var outOfRange: UInt64 = 0
+    /// Byte runs the framer rejected (oversize, garbage, bad length).
+    public var framingErrors: UInt64 = 0
+    /// Frames that decoded to no value at all (e.g. NMEA sentences the profile does not use).
+    public var ignoredFrames: UInt64 = 0
+}
+
+/// A device's whole parsing chain, bytes → frames → checked frames → values → readings.
 ///
 /// One per device session; a value type touched by one task, so the hot path takes no lock and
 /// hops no actor.
 public struct DeviceParser: Sendable {
-    /// The reported fields, index-aligned with every ``DecodedValues``.
-    public let fields: [FieldSpec]
+    /// The values of every reading, in order.
+    public let outputFields: [OutputField]
     private var framer: any Framer
-    private let decoder: any FrameDecoder
-    /// Decoded frames.
-    public private(set) var readings: UInt64 = 0
-    /// Frames that failed to decode.
-    public private(set) var decodeErrors: UInt64 = 0
-    /// The last decode error, for status displays.
-    public private(set) var lastDecodeError: DecodeError?
+    private let integrity: IntegrityCheck?
+    private let decoder: (any FrameDecoder)?
+    private let fieldSpecs: [FieldSpec]
+    /// For each output value (except `raw`), the index of its decoder field.
+    private let selection: [Int]
+    private let raw: Bool
+    private var countersExceptFramer = ParserCounters()
 
-    /// Builds the chain a profile describes.
-    public init(profile: DeviceProfile) {
-        self.fields = profile.decoding.fields
-        self.framer = ParserRegistry.makeFramer(profile.framing)
-        self.decoder = ParserRegistry.makeDecoder(profile.decoding)
+    /// Builds the chain a spec describes.
+    public init(spec: ParsingSpec) {
+        outputFields = spec.outputFields
+        framer = spec.framing.makeFramer()
+        integrity = spec.integrity
+        decoder = spec.decoding?.makeDecoder()
+        let fields = spec.decoding?.fields ?? []
+        fieldSpecs = fields
+        raw = spec.raw
+        selection = outputFields.compactMap { output in
+            output.name == "raw" && spec.raw ? nil : fields.firstIndex { $0.name == output.name }
+        }
     }
 
-    /// Framer counters (bytes, frames, oversize, discarded).
-    public var framerCounters: FramerCounters { framer.counters }
+    /// All counters.
+    public var counters: ParserCounters {
+        var result = countersExceptFramer
+        result.framer = framer.counters
+        return result
+    }
 
-    /// Feeds bytes and calls `onValues` for every frame that decodes, and `onError` for every one that does not.
+    /// Feeds bytes that arrived at `time` (monotonic nanoseconds; 0 when unknown).
     public mutating func feed(
-        _ bytes: UnsafeRawBufferPointer,
-        onValues: (DecodedValues) -> Void,
-        onError: (DecodeError) -> Void = { _ in }
+        _ bytes: UnsafeRawBufferPointer, at time: UInt64 = 0,
+        onReading: (ParsedReading) -> Void, onRejection: (Rejection) -> Void = { _ in }
     ) {
-        let decoder = self.decoder
-        var good: UInt64 = 0
-        var bad: UInt64 = 0
-        var lastError: DecodeError?
-        framer.feed(bytes) { frame in
-            switch decoder.decode(frame) {
-            case .success(let values):
-                good += 1
-                onValues(values)
-            case .failure(let error):
-                bad += 1
-                lastError = error
-                onError(error)
-            }
+        var local = countersExceptFramer
+        let stages = Stages(integrity: integrity, decoder: decoder, fieldSpecs: fieldSpecs, selection: selection, raw: raw)
+        framer.feed(bytes, at: time) { event in
+            stages.handle(event, counters: &local, onReading: onReading, onRejection: onRejection)
         }
-        readings &+= good
-        decodeErrors &+= bad
-        if let lastError { lastDecodeError = lastError }
+        countersExceptFramer = local
+    }
+
+    /// Lets a time-based framer end a frame on silence; call when no byte has arrived up to `time`.
+    public mutating func flush(at time: UInt64, onReading: (ParsedReading) -> Void, onRejection: (Rejection) -> Void = { _ in }) {
+        var local = countersExceptFramer
+        let stages = Stages(integrity: integrity, decoder: decoder, fieldSpecs: fieldSpecs, selection: selection, raw: raw)
+        framer.flush(at: time) { event in
+            stages.handle(event, counters: &local, onReading: onReading, onRejection: onRejection)
+        }
+        countersExceptFramer = local
+    }
+}
+
+/// The stages after framing, split out so the framer's callback captures no `inout self`.
+private struct Stages {
+    let integrity: IntegrityCheck?
+    let decoder: (any FrameDecoder)?
+    let fieldSpecs: [FieldSpec]
+    let selection: [Int]
+    let raw: Bool
+
+    func handle(
+        _ event: FramerEvent, counters: inout ParserCounters,
+        onReading: (ParsedReading) -> Void, onRejection: (Rejection) -> Void
+    ) {
+        switch event {
+        case .rejected(let reason, let offset):
+            counters.framingErrors &+= 1
+            onRejection(Rejection(stage: .framing, message: reason, offset: offset))
+        case .frame(let frame, let offset):
+            if let integrity, case .failure(let failure) = integrity.verify(frame) {
+                counters.checksumErrors &+= 1
+                onRejection(Rejection(stage: .integrity, message: failure.message, offset: offset))
+                return
+            }
+            var values: [Value?] = []
+            var flagged: [String] = []
+            if let decoder {
+                switch decoder.decode(frame) {
+                case .failure(let error):
+                    counters.decodeErrors &+= 1
+                    onRejection(Rejection(stage: .decoding, message: error.message, offset: offset))
+                    return
+                case .success(let decoded):
+                    values.reserveCapacity(selection.count + 1)
+                    for index in selection {
+                        guard index < decoded.count, let rawValue = decoded[index] else {
+                            values.append(nil)
+                            continue
+                        }
+                        let field = fieldSpecs[index]
+                        let (value, outOfRange) = field.finish(rawValue)
+                        if outOfRange {
+                            flagged.append(field.name)
+                            counters.outOfRange &+= 1
+                        }
+                        values.append(value)
+                    }
+                }
+            }
+            if raw {
+                values.append(.bytes(Array(frame)))
+            } else if values.allSatisfy({ $0 == nil }) {
+                counters.ignoredFrames &+= 1
+                return
+            }
+            counters.readings &+= 1
+            onReading(ParsedReading(values: values, outOfRange: flagged, offset: offset))
+        }
     }
 }

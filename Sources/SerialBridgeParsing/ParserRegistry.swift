@@ -1,19 +1,17 @@
-import SerialBridgeProfiles
-
-/// Builds framers and decoders from a profile's specs. Adding a framer or decoder means adding its
-/// type, a case to the spec, and a line here.
+/// Framers and decoders by the `type` name profiles use. Adding one means adding its file, a line
+/// here, and its section in docs/PROFILES.md.
 public enum ParserRegistry {
-    /// The framer for a framing spec.
-    public static func makeFramer(_ spec: FramingSpec) -> any Framer {
-        switch spec {
-        case .line(let terminator, let maxLength): LineFramer(terminator: terminator, maxLength: maxLength)
-        }
-    }
+    /// Every framer configuration, by `framing.type`.
+    public static let framers: [String: any FramerConfiguration.Type] = Dictionary(
+        uniqueKeysWithValues: ([
+            LineFraming.self,
+        ] as [any FramerConfiguration.Type]).map { ($0.type, $0) }
+    )
 
-    /// The decoder for a decoding spec.
-    public static func makeDecoder(_ spec: DecodingSpec) -> any FrameDecoder {
-        switch spec {
-        case .delimited(let delimiter, let fields): DelimitedDecoder(delimiter: delimiter, columns: fields)
-        }
-    }
+    /// Every decoder configuration, by `decoding.type`.
+    public static let decoders: [String: any DecoderConfiguration.Type] = Dictionary(
+        uniqueKeysWithValues: ([
+            DelimitedDecoding.self,
+        ] as [any DecoderConfiguration.Type]).map { ($0.type, $0) }
+    )
 }

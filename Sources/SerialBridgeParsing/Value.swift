@@ -4,20 +4,22 @@ public enum Value: Sendable, Hashable {
     case integer(Int64)
     case string(String)
     case boolean(Bool)
-}
+    /// Opaque bytes (raw pass-through).
+    case bytes([UInt8])
 
-/// One decoded frame: values in the order of the profile's fields.
-public struct DecodedValues: Sendable, Hashable {
-    /// Values, index-aligned with ``DeviceParser/fields``.
-    public var values: [Value]
-
-    /// Creates decoded values.
-    public init(_ values: [Value]) { self.values = values }
+    /// The value as a double, for numbers.
+    public var number: Double? {
+        switch self {
+        case .float(let value): value
+        case .integer(let value): Double(value)
+        default: nil
+        }
+    }
 }
 
 /// Why a frame did not decode. Counted per device; the frame is skipped.
 public struct DecodeError: Error, Sendable, Hashable, CustomStringConvertible {
-    /// What went wrong, e.g. `field "humidity": "abc" is not a number`.
+    /// What went wrong, e.g. `field "humidity": "abc" is not a valid float`.
     public var message: String
 
     /// Creates an error.

@@ -1,7 +1,7 @@
-#if canImport(FoundationEssentials)
-import FoundationEssentials
-#else
-import Foundation
+import SerialBridgeJSON
+
+#if canImport(Glibc)
+import Glibc
 #endif
 
 /// Every profile found in a set of folders and files, by name.
@@ -17,17 +17,18 @@ public struct ProfileLibrary: Sendable {
         self.sources = [:]
     }
 
-    /// Loads every `*.json` file in `paths` (folders are read one level deep; `schema` subfolders
-    /// are skipped). Collects all errors of all files, including two files defining the same name.
-    /// - Throws: ``ProfileErrors`` when any file is broken.
-    public static func load(paths: [String]) throws(ProfileErrors) -> ProfileLibrary {
+    /// Loads every `*.json` file in `paths` (folders are read one level deep, so a `schema`
+    /// subfolder is not read). Collects all errors of all files, including two files defining the
+    /// same name.
+    /// - Throws: ``ConfigErrors`` when any file is broken.
+    public static func load(paths: [String]) throws(ConfigErrors) -> ProfileLibrary {
         var library = ProfileLibrary()
-        var errors: [ProfileError] = []
+        var errors: [ConfigError] = []
         for file in profileFiles(in: paths, errors: &errors) {
             do {
                 let profile = try ProfileLoader.load(file: file)
                 if let other = library.sources[profile.name] {
-                    errors.append(ProfileError(file: file, path: "$.name", message: "profile \"\(profile.name)\" is already defined in \(other)"))
+                    errors.append(ConfigError(file: file, path: "$.name", message: "profile \"\(profile.name)\" is already defined in \(other)"))
                 } else {
                     library.profiles[profile.name] = profile
                     library.sources[profile.name] = file
@@ -36,27 +37,37 @@ public struct ProfileLibrary: Sendable {
                 errors.append(contentsOf: error.errors)
             }
         }
-        guard errors.isEmpty else { throw ProfileErrors(errors) }
+        guard errors.isEmpty else { throw ConfigErrors(errors) }
         return library
     }
 
     /// The JSON files named by `paths`, sorted within each folder.
-    public static func profileFiles(in paths: [String], errors: inout [ProfileError]) -> [String] {
+    public static func profileFiles(in paths: [String], errors: inout [ConfigError]) -> [String] {
         var files: [String] = []
-        let manager = FileManager.default
         for path in paths {
-            var isDirectory = false
-            guard manager.fileExists(atPath: path, isDirectory: &isDirectory) else {
-                errors.append(ProfileError(file: path, path: "$", message: "no such file or folder"))
+            var status = stat()
+            guard stat(path, &status) == 0 else {
+                errors.append(ConfigError(file: path, path: "$", message: "no such file or folder"))
                 continue
             }
-            if isDirectory {
-                let names = (try? manager.contentsOfDirectory(atPath: path)) ?? []
-                for name in names.sorted() where name.hasSuffix(".json") {
-                    files.append(path.hasSuffix("/") ? path + name : path + "/" + name)
-                }
-            } else {
+            guard (status.st_mode & S_IFMT) == S_IFDIR else {
                 files.append(path)
+                continue
+            }
+            guard let directory = opendir(path) else {
+                errors.append(ConfigError(file: path, path: "$", message: "cannot list folder: \(String(cString: strerror(errno)))"))
+                continue
+            }
+            var names: [String] = []
+            while let entry = readdir(directory) {
+                let name = withUnsafeBytes(of: entry.pointee.d_name) { raw in
+                    String(decoding: raw.prefix { $0 != 0 }, as: UTF8.self)
+                }
+                if name.hasSuffix(".json"), !name.hasPrefix(".") { names.append(name) }
+            }
+            closedir(directory)
+            for name in names.sorted() {
+                files.append(path.hasSuffix("/") ? path + name : path + "/" + name)
             }
         }
         return files

@@ -1,10 +1,6 @@
+import SerialBridgeJSON
+import SerialBridgeParsing
 import SerialBridgeSerial
-
-#if canImport(FoundationEssentials)
-import FoundationEssentials
-#else
-import Foundation
-#endif
 
 /// Reads and validates device profiles, reporting every mistake as `FILE: JSON-PATH: message`.
 public enum ProfileLoader {
@@ -12,64 +8,111 @@ public enum ProfileLoader {
     static let nameCharacters = Set("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_.")
 
     /// Loads one profile file.
-    /// - Throws: ``ProfileErrors`` listing every mistake in the file.
-    public static func load(file: String) throws(ProfileErrors) -> DeviceProfile {
-        let bytes: [UInt8]
-        do {
-            bytes = try FileContents.read(file)
-        } catch {
-            throw ProfileErrors([ProfileError(file: file, path: "$", message: "cannot read file: \(error)")])
-        }
-        return try load(data: Data(bytes), file: file)
+    /// - Throws: ``ConfigErrors`` listing every mistake in the file.
+    public static func load(file: String) throws(ConfigErrors) -> DeviceProfile {
+        try load(document: JSONDocument.load(file: file), file: file)
     }
 
     /// Validates profile JSON given as bytes; `file` only names it in errors.
-    public static func load(data: Data, file: String) throws(ProfileErrors) -> DeviceProfile {
-        let document: JSONValue
-        do {
-            document = try JSONValue.parse(data)
-        } catch {
-            throw ProfileErrors([ProfileError(file: file, path: "$", message: "not valid JSON: \(describe(error))")])
-        }
+    public static func load(bytes: [UInt8], file: String) throws(ConfigErrors) -> DeviceProfile {
+        try load(document: JSONDocument.parse(bytes, file: file), file: file)
+    }
+
+    /// Validates a parsed profile document.
+    public static func load(document: JSONNode, file: String) throws(ConfigErrors) -> DeviceProfile {
         var root = JSONObjectReader(document, file: file, path: "$")
         _ = root.string("$schema")
         let name = root.string("name", required: true)
         if let name, name.isEmpty || !name.allSatisfy(nameCharacters.contains) {
-            root.fail(root.path(of: "name"), "must be non-empty and use only letters, digits, '-', '_' and '.'")
+            root.fail(key: "name", "must be non-empty and use only letters, digits, '-', '_' and '.'")
         }
         let version = root.string("version") ?? "0"
         let description = root.string("description")
         let manufacturer = root.string("manufacturer")
         let model = root.string("model")
 
-        var serial = SerialSettings()
-        if var reader = root.object("serial") {
-            serial = readSerial(&reader)
+        var match: MatchRule?
+        if var reader = root.object("match") {
+            match = readMatch(&reader)
             root.absorb(reader)
         }
-        var framing: FramingSpec?
+        var serial = SerialSettings()
+        var interByteGapMs = 0
+        if var reader = root.object("serial") {
+            serial = readSerial(&reader)
+            interByteGapMs = reader.integer("interByteGapMs", in: 0...10_000) ?? 0
+            root.absorb(reader)
+        }
+        var framing: (any FramerConfiguration)?
         if var reader = root.object("framing", required: true) {
             framing = readFraming(&reader)
             root.absorb(reader)
         }
-        var decoding: DecodingSpec?
-        if var reader = root.object("decoding", required: true) {
+        var integrity: IntegrityCheck?
+        if var reader = root.object("integrity") {
+            integrity = IntegrityCheck.read(&reader)
+            root.absorb(reader)
+        }
+        var outputNames: [String]?
+        var raw = false
+        if var reader = root.object("output") {
+            raw = reader.bool("raw") ?? false
+            if let items = reader.array("values") {
+                outputNames = []
+                for item in items {
+                    if case .string(let text) = item.value { outputNames?.append(text) } else { reader.fail(item.path, "must be a string") }
+                }
+            }
+            root.absorb(reader)
+        }
+        var decoding: (any DecoderConfiguration)?
+        if var reader = root.object("decoding", required: !raw) {
             decoding = readDecoding(&reader)
             root.absorb(reader)
         }
+        if let outputNames, let decoding {
+            let known = Set(decoding.fields.map(\.name))
+            for (index, name) in outputNames.enumerated() where !known.contains(name) {
+                root.fail("$.output.values[\(index)]", "no decoded field is named \"\(name)\"")
+            }
+        }
+        if outputNames?.isEmpty == true, !raw { root.fail("$.output.values", "must name at least one value, or set output.raw") }
         var simulate: SimulationSpec?
         if var reader = root.object("simulate") {
-            simulate = readSimulation(&reader, fields: decoding?.fields ?? [])
+            simulate = SimulationSpec.read(&reader)
             root.absorb(reader)
         }
         let errors = root.finish()
-        guard errors.isEmpty, let name, let framing, let decoding else {
-            throw ProfileErrors(errors)
+        guard errors.isEmpty, let name, let framing, decoding != nil || raw else {
+            throw ConfigErrors(errors)
         }
         return DeviceProfile(
             name: name, version: version, description: description, manufacturer: manufacturer,
-            model: model, serial: serial, framing: framing, decoding: decoding, simulate: simulate
+            model: model, match: match, serial: serial, interByteGapMs: interByteGapMs,
+            parsing: ParsingSpec(framing: framing, integrity: integrity, decoding: decoding, outputNames: outputNames, raw: raw),
+            simulate: simulate
         )
+    }
+
+    static func readFraming(_ reader: inout JSONObjectReader) -> (any FramerConfiguration)? {
+        guard let type = pluginType(&reader, registry: Array(ParserRegistry.framers.keys)) else { return nil }
+        return ParserRegistry.framers[type]?.init(reading: &reader)
+    }
+
+    static func readDecoding(_ reader: inout JSONObjectReader) -> (any DecoderConfiguration)? {
+        guard let type = pluginType(&reader, registry: Array(ParserRegistry.decoders.keys)) else { return nil }
+        return ParserRegistry.decoders[type]?.init(reading: &reader)
+    }
+
+    /// The section's `type`, checked against the registered names.
+    static func pluginType(_ reader: inout JSONObjectReader, registry: [String]) -> String? {
+        guard let type = reader.string("type", required: true) else { return nil }
+        guard registry.contains(type) else {
+            let allowed = registry.sorted().map { "\"\($0)\"" }.joined(separator: ", ")
+            reader.fail(key: "type", "must be one of \(allowed), not \"\(type)\"")
+            return nil
+        }
+        return type
     }
 
     static func readSerial(_ reader: inout JSONObjectReader) -> SerialSettings {
@@ -79,109 +122,34 @@ public enum ProfileLoader {
         if let parity = reader.choice("parity", SerialSettings.Parity.self) { settings.parity = parity }
         if let stop = reader.integer("stopBits", in: 1...2) { settings.stopBits = stop }
         if let flow = reader.choice("flowControl", SerialSettings.FlowControl.self) { settings.flowControl = flow }
+        settings.dtr = reader.bool("dtr")
+        settings.rts = reader.bool("rts")
+        if settings.flowControl == .rtsCts, settings.rts != nil {
+            reader.fail(key: "rts", "cannot be set with flowControl \"rts-cts\", which drives RTS itself")
+        }
         return settings
     }
 
-    enum FramingType: String, CaseIterable { case line }
-
-    static func readFraming(_ reader: inout JSONObjectReader) -> FramingSpec? {
-        guard let type = reader.choice("type", FramingType.self, required: true) else { return nil }
-        switch type {
-        case .line:
-            let terminator = Array((reader.string("terminator") ?? "\n").utf8)
-            if terminator.isEmpty { reader.fail(reader.path(of: "terminator"), "must not be empty") }
-            let maxLength = reader.integer("maxLength", in: 1...1_048_576) ?? 1024
-            return terminator.isEmpty ? nil : .line(terminator: terminator, maxLength: maxLength)
-        }
-    }
-
-    enum DecodingType: String, CaseIterable { case delimited }
-
-    static func readDecoding(_ reader: inout JSONObjectReader) -> DecodingSpec? {
-        guard let type = reader.choice("type", DecodingType.self, required: true) else { return nil }
-        switch type {
-        case .delimited:
-            let delimiterText = reader.string("delimiter") ?? ","
-            let delimiter = Array(delimiterText.utf8)
-            if delimiter.count != 1 {
-                reader.fail(reader.path(of: "delimiter"), "must be exactly one ASCII character")
-            }
-            var fields: [FieldSpec] = []
-            var seen: Set<String> = []
-            let items = reader.array("fields", required: true) ?? []
-            if items.isEmpty { reader.fail(reader.path(of: "fields"), "must list at least one field") }
-            for item in items {
-                var field = JSONObjectReader(item.value, file: reader.file, path: item.path)
-                let name = field.string("name", required: true)
-                let type = field.choice("type", FieldSpec.ValueType.self) ?? .float
-                let unit = field.string("unit")
-                let skip = field.value("skip").map { $0 == .bool(true) } ?? false
-                if let name {
-                    if name.isEmpty {
-                        field.fail(field.path(of: "name"), "must not be empty")
-                    } else if !seen.insert(name).inserted {
-                        field.fail(field.path(of: "name"), "duplicate field name \"\(name)\"")
-                    }
-                    fields.append(FieldSpec(name: name, type: type, unit: unit, skip: skip))
+    static func readMatch(_ reader: inout JSONObjectReader) -> MatchRule? {
+        var properties: [String: String] = [:]
+        if var map = reader.object("properties") {
+            for key in map.keys {
+                if key.isEmpty || !key.allSatisfy({ $0.isLetter || $0.isNumber || $0 == "_" }) {
+                    map.fail(key: key, "property names use letters, digits and '_'")
                 }
-                reader.absorb(field)
+                if let pattern = map.string(key) { properties[key] = pattern }
             }
-            guard let byte = delimiter.first, delimiter.count == 1 else { return nil }
-            return .delimited(delimiter: byte, fields: fields)
+            reader.absorb(map)
         }
-    }
-
-    static func readSimulation(_ reader: inout JSONObjectReader, fields: [FieldSpec]) -> SimulationSpec? {
-        let template = reader.string("template", required: true)
-        var generators: [String: SimulationSpec.Generator] = [:]
-        if var values = reader.object("values") {
-            for key in values.keys {
-                guard var generator = values.object(key) else { continue }
-                let min = generator.number("min", required: true)
-                let max = generator.number("max", required: true)
-                let decimals = generator.integer("decimals", in: 0...9) ?? 1
-                if let min, let max {
-                    if min > max {
-                        generator.fail(generator.path(of: "min"), "must not be greater than max (\(max))")
-                    } else {
-                        generators[key] = .init(min: min, max: max, decimals: decimals)
-                    }
-                }
-                values.absorb(generator)
-            }
-            reader.absorb(values)
+        var paths: [String] = []
+        for item in reader.array("paths") ?? [] {
+            if case .string(let path) = item.value, path.hasPrefix("/") { paths.append(path) } else { reader.fail(item.path, "must be an absolute path or glob") }
         }
-        guard let template else { return nil }
-        for placeholder in SimulationTemplate.placeholders(in: template) where generators[placeholder] == nil {
-            reader.fail(reader.path(of: "template"), "placeholder {\(placeholder)} has no generator in simulate.values")
+        let priority = reader.integer("priority", in: -1000...1000) ?? 0
+        if properties.isEmpty, paths.isEmpty, reader.isClean {
+            reader.fail(reader.path, "needs \"properties\" or \"paths\"")
         }
-        return SimulationSpec(template: template, values: generators)
-    }
-
-    static func describe(_ error: any Error) -> String {
-        if case DecodingError.dataCorrupted(let context) = error {
-            return (context.underlyingError.map { "\($0)" } ?? context.debugDescription)
-        }
-        return "\(error)"
-    }
-}
-
-/// Placeholder handling for simulation templates: `{name}` is replaced, everything else is literal.
-public enum SimulationTemplate {
-    /// The placeholder names in `template`, in order.
-    public static func placeholders(in template: String) -> [String] {
-        var names: [String] = []
-        var current: String?
-        for character in template {
-            if character == "{" {
-                current = ""
-            } else if character == "}", let name = current {
-                names.append(name)
-                current = nil
-            } else if current != nil {
-                current?.append(character)
-            }
-        }
-        return names
+        guard reader.isClean else { return nil }
+        return MatchRule(properties: properties, paths: paths, priority: priority)
     }
 }

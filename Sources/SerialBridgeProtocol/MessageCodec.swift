@@ -1,3 +1,5 @@
+import SerialBridgeJSON
+
 /// Why a message could not be decoded.
 public struct MessageDecodingError: Error, Sendable, Hashable, CustomStringConvertible {
     /// What was wrong, naming the field.
@@ -81,12 +83,7 @@ public enum MessageCodec {
         writer.beginObject()
         for named in reading.values {
             writer.key(named.name)
-            switch named.value {
-            case .float(let value): writer.float(value)
-            case .integer(let value): writer.integer(value)
-            case .string(let value): writer.string(value)
-            case .boolean(let value): writer.bool(value)
-            }
+            writeValue(named.value, into: &writer)
         }
         writer.endObject()
         writer.key("units")
@@ -98,6 +95,27 @@ public enum MessageCodec {
             }
         }
         writer.endObject()
+        if !reading.outOfRange.isEmpty {
+            writer.key("outOfRange")
+            writer.beginArray()
+            for name in reading.outOfRange { writer.string(name) }
+            writer.endArray()
+        }
+    }
+
+    /// Writes one value: a number, string or boolean, or `{"base64": "..."}` for bytes.
+    public static func writeValue(_ value: WireValue, into writer: inout JSONWriter) {
+        switch value {
+        case .float(let value): writer.float(value)
+        case .integer(let value): writer.integer(value)
+        case .string(let value): writer.string(value)
+        case .boolean(let value): writer.bool(value)
+        case .bytes(let bytes):
+            writer.beginObject()
+            writer.key("base64")
+            writer.string(Base64.encode(bytes))
+            writer.endObject()
+        }
     }
 
     /// Decodes one JSON text message.
@@ -172,9 +190,22 @@ public enum MessageCodec {
             case .integer(let number): value = .integer(number)
             case .string(let text): value = .string(text)
             case .bool(let flag): value = .boolean(flag)
-            default: throw MessageDecodingError("reading.values.\(name) must be a number, string or boolean")
+            case .object(let pairs) where pairs.count == 1 && pairs[0].0 == "base64":
+                guard case .string(let text) = pairs[0].1, let bytes = Base64.decode(text) else {
+                    throw MessageDecodingError("reading.values.\(name).base64 must be padded base64")
+                }
+                value = .bytes(bytes)
+            default: throw MessageDecodingError("reading.values.\(name) must be a number, string, boolean or {\"base64\": …}")
             }
             values.append(NamedValue(name: name, value: value, unit: units[name]))
+        }
+        var outOfRange: [String] = []
+        if let flagged = root["outOfRange"] {
+            guard case .array(let items) = flagged else { throw MessageDecodingError("reading.outOfRange must be an array") }
+            for item in items {
+                guard case .string(let name) = item else { throw MessageDecodingError("reading.outOfRange must hold strings") }
+                outOfRange.append(name)
+            }
         }
         let epoch = try fields.integer("epoch")
         let sequence = try fields.integer("seq")
@@ -182,7 +213,7 @@ public enum MessageCodec {
         return Reading(
             gateway: try fields.string("gateway"), id: ReadingID(epoch: epoch, sequence: sequence),
             device: try fields.string("device"), profile: try fields.string("profile"),
-            timestamp: try fields.integer("ts"), values: values
+            timestamp: try fields.integer("ts"), values: values, outOfRange: outOfRange
         )
     }
 }

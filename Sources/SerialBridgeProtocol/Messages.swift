@@ -33,6 +33,8 @@ public enum WireValue: Sendable, Hashable {
     case integer(Int64)
     case string(String)
     case boolean(Bool)
+    /// Opaque bytes, e.g. a raw frame; travels as `{"base64": "..."}`.
+    case bytes([UInt8])
 }
 
 /// A named value of a reading with its unit.
@@ -106,15 +108,21 @@ public struct Reading: Sendable, Hashable {
     public var timestamp: Int64
     /// Values in the profile's order.
     public var values: [NamedValue]
+    /// Names of values outside the profile's valid range (they are still reported).
+    public var outOfRange: [String]
 
     /// Creates a reading.
-    public init(gateway: String, id: ReadingID, device: String, profile: String, timestamp: Int64, values: [NamedValue]) {
+    public init(
+        gateway: String, id: ReadingID, device: String, profile: String, timestamp: Int64,
+        values: [NamedValue], outOfRange: [String] = []
+    ) {
         self.gateway = gateway
         self.id = id
         self.device = device
         self.profile = profile
         self.timestamp = timestamp
         self.values = values
+        self.outOfRange = outOfRange
     }
 }
 

@@ -53,7 +53,23 @@ public final class SerialPort: Sendable {
             Glibc.close(fd)
             throw error
         }
+        setModemLines(settings, on: fd)
         return SerialPort(path: path, settings: settings, fileDescriptor: fd, saved: saved)
+    }
+
+    /// Sets DTR and RTS as asked. Pseudo-terminals and some adapters have no modem lines; that is
+    /// not an error, since the data still flows.
+    static func setModemLines(_ settings: SerialSettings, on fd: Int32) {
+        var raise: Int32 = 0
+        var lower: Int32 = 0
+        if let dtr = settings.dtr {
+            if dtr { raise |= TIOCM_DTR } else { lower |= TIOCM_DTR }
+        }
+        if let rts = settings.rts {
+            if rts { raise |= TIOCM_RTS } else { lower |= TIOCM_RTS }
+        }
+        if raise != 0 { _ = ioctl(fd, UInt(TIOCMBIS), &raise) }
+        if lower != 0 { _ = ioctl(fd, UInt(TIOCMBIC), &lower) }
     }
 
     /// Applies raw mode and `settings` to an open tty descriptor.

@@ -23,6 +23,10 @@ public struct SerialSettings: Sendable, Hashable {
     public var stopBits: Int
     /// Flow control.
     public var flowControl: FlowControl
+    /// DTR line state to set after opening; nil leaves it as the driver set it.
+    public var dtr: Bool?
+    /// RTS line state to set after opening; nil leaves it (and RTS/CTS flow control drives it).
+    public var rts: Bool?
 
     /// Creates settings; the defaults are the ubiquitous 9600 8N1 without flow control.
     public init(
@@ -30,13 +34,17 @@ public struct SerialSettings: Sendable, Hashable {
         dataBits: Int = 8,
         parity: Parity = .none,
         stopBits: Int = 1,
-        flowControl: FlowControl = .none
+        flowControl: FlowControl = .none,
+        dtr: Bool? = nil,
+        rts: Bool? = nil
     ) {
         self.baudRate = baudRate
         self.dataBits = dataBits
         self.parity = parity
         self.stopBits = stopBits
         self.flowControl = flowControl
+        self.dtr = dtr
+        self.rts = rts
     }
 }
 

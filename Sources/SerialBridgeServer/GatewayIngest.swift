@@ -1,3 +1,4 @@
+import SerialBridgeJSON
 import HummingbirdWebSocket
 import Logging
 import NIOCore

@@ -1,3 +1,4 @@
+import SerialBridgeJSON
 import GRDB
 import SerialBridgeProtocol
 
@@ -148,12 +149,7 @@ enum ReadingJSON {
         writer.beginObject()
         for named in values {
             writer.key(named.name)
-            switch named.value {
-            case .float(let value): writer.float(value)
-            case .integer(let value): writer.integer(value)
-            case .string(let value): writer.string(value)
-            case .boolean(let value): writer.bool(value)
-            }
+            MessageCodec.writeValue(named.value, into: &writer)
         }
         writer.endObject()
         return String(decoding: writer.bytes, as: UTF8.self)

@@ -1,3 +1,4 @@
+import SerialBridgeJSON
 import HTTPTypes
 import Hummingbird
 import HummingbirdWebSocket

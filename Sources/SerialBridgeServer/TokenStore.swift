@@ -1,4 +1,4 @@
-import SerialBridgeProfiles
+import SerialBridgeJSON
 
 /// Gateway tokens, from a file of `GATEWAY-ID TOKEN` lines (`#` starts a comment).
 ///

@@ -1,3 +1,4 @@
+import SerialBridgeParsing
 import SerialBridgeProfiles
 
 /// Plays a profile's `simulate` section: each call to ``nextOutput()`` returns the bytes the device
@@ -14,10 +15,14 @@ public struct DeviceSimulator: Sendable {
 
     private enum Piece: Sendable {
         case literal([UInt8])
-        case value(index: Int)
+        case text(index: Int)
+        case checksumText
+        case binary(index: Int, format: SimulationSpec.BinaryFormat)
+        case checksum(ChecksumAlgorithm, from: Int, endianness: Endianness)
     }
 
     private let pieces: [Piece]
+    private let textChecksum: SimulationSpec.TextChecksum?
     private let generators: [SimulationSpec.Generator]
     private var current: [Double]
     private var random: SplitMix64
@@ -27,33 +32,50 @@ public struct DeviceSimulator: Sendable {
     public init(profile: DeviceProfile, seed: UInt64 = 0x5EED) throws(Unsupported) {
         guard let spec = profile.simulate else { throw Unsupported(profile: profile.name) }
         var names: [String] = []
+        func index(of name: String) -> Int {
+            if let existing = names.firstIndex(of: name) { return existing }
+            names.append(name)
+            return names.count - 1
+        }
         var pieces: [Piece] = []
-        var literal: [UInt8] = []
-        var placeholder: String?
-        for character in spec.template {
-            if character == "{" {
-                placeholder = ""
-            } else if character == "}", let name = placeholder {
-                if !literal.isEmpty { pieces.append(.literal(literal)) }
-                literal = []
-                let index = names.firstIndex(of: name) ?? { names.append(name); return names.count - 1 }()
-                pieces.append(.value(index: index))
-                placeholder = nil
-            } else if placeholder != nil {
-                placeholder?.append(character)
-            } else {
-                literal.append(contentsOf: String(character).utf8)
+        switch spec.output {
+        case .template(let template, let checksum):
+            textChecksum = checksum
+            var literal: [UInt8] = []
+            var placeholder: String?
+            for character in template {
+                if character == "{" {
+                    placeholder = ""
+                } else if character == "}", let name = placeholder {
+                    if !literal.isEmpty { pieces.append(.literal(literal)) }
+                    literal = []
+                    pieces.append(name == "checksum" && checksum != nil ? .checksumText : .text(index: index(of: name)))
+                    placeholder = nil
+                } else if placeholder != nil {
+                    placeholder?.append(character)
+                } else {
+                    literal.append(contentsOf: String(character).utf8)
+                }
+            }
+            if !literal.isEmpty { pieces.append(.literal(literal)) }
+        case .frame(let parts):
+            textChecksum = nil
+            for part in parts {
+                switch part {
+                case .bytes(let bytes): pieces.append(.literal(bytes))
+                case .value(let name, let format): pieces.append(.binary(index: index(of: name), format: format))
+                case .checksum(let algorithm, let from, let endianness): pieces.append(.checksum(algorithm, from: from, endianness: endianness))
+                }
             }
         }
-        if !literal.isEmpty { pieces.append(.literal(literal)) }
         self.pieces = pieces
-        // The loader guarantees a generator for every placeholder.
+        // The loader guarantees a generator for every placeholder and value part.
         self.generators = names.map { spec.values[$0] ?? .init(min: 0, max: 0, decimals: 0) }
         self.current = generators.map { ($0.min + $0.max) / 2 }
         self.random = SplitMix64(seed: seed)
     }
 
-    /// The next output of the device, e.g. `21.4,40.9\r\n`.
+    /// The next output of the device, e.g. `21.4,40.9\r\n` or a binary frame.
     public mutating func nextOutput() -> [UInt8] {
         for index in current.indices {
             let generator = generators[index]
@@ -63,13 +85,70 @@ public struct DeviceSimulator: Sendable {
         }
         var output: [UInt8] = []
         output.reserveCapacity(64)
+        var checksumAt: Int?
         for piece in pieces {
             switch piece {
-            case .literal(let bytes): output.append(contentsOf: bytes)
-            case .value(let index): output.append(contentsOf: Self.format(current[index], decimals: generators[index].decimals).utf8)
+            case .literal(let bytes):
+                output.append(contentsOf: bytes)
+            case .text(let index):
+                output.append(contentsOf: Self.format(current[index], decimals: generators[index].decimals).utf8)
+            case .checksumText:
+                checksumAt = output.count
+            case .binary(let index, let format):
+                Self.encode(current[index], as: format, into: &output)
+            case .checksum(let algorithm, let from, let endianness):
+                let value = algorithm.compute(Array(output[min(from, output.count)...]))
+                for byteIndex in 0..<algorithm.width {
+                    let shift = 8 * (endianness == .big ? algorithm.width - 1 - byteIndex : byteIndex)
+                    output.append(UInt8(truncatingIfNeeded: value >> UInt32(shift)))
+                }
             }
         }
+        if let checksumAt, let textChecksum {
+            output.insert(contentsOf: Self.textChecksum(textChecksum, over: output), at: checksumAt)
+        }
         return output
+    }
+
+    /// Uppercase hex of the checksum over the bytes between `after` and `before`.
+    static func textChecksum(_ spec: SimulationSpec.TextChecksum, over output: [UInt8]) -> [UInt8] {
+        let after = Array(spec.after.utf8)
+        let before = Array(spec.before.utf8)
+        let start = (firstRange(of: after, in: output, from: 0)?.upperBound) ?? 0
+        let end = firstRange(of: before, in: output, from: start)?.lowerBound ?? output.count
+        let value = spec.algorithm.compute(Array(output[start..<end]))
+        let text = String(value, radix: 16, uppercase: true)
+        let digits = spec.algorithm.width * 2
+        return Array((String(repeating: "0", count: max(0, digits - text.count)) + text).utf8)
+    }
+
+    static func firstRange(of needle: [UInt8], in haystack: [UInt8], from: Int) -> Range<Int>? {
+        guard !needle.isEmpty, haystack.count >= needle.count else { return nil }
+        var index = from
+        while index + needle.count <= haystack.count {
+            if haystack[index..<index + needle.count].elementsEqual(needle) { return index..<index + needle.count }
+            index += 1
+        }
+        return nil
+    }
+
+    static func encode(_ value: Double, as format: SimulationSpec.BinaryFormat, into output: inout [UInt8]) {
+        let rounded = value.rounded()
+        let bits: UInt64
+        switch format {
+        case .u8, .u16be, .u16le, .u32be, .u32le:
+            bits = UInt64(max(0, min(rounded, 4_294_967_295)))
+        case .i8, .i16be, .i16le, .i32be, .i32le:
+            bits = UInt64(bitPattern: Int64(max(-2_147_483_648, min(rounded, 2_147_483_647))))
+        case .f32be, .f32le:
+            bits = UInt64(Float(value).bitPattern)
+        }
+        let width = format.width
+        let bigEndian = format.rawValue.hasSuffix("be") || width == 1
+        for byteIndex in 0..<width {
+            let shift = 8 * (bigEndian ? width - 1 - byteIndex : byteIndex)
+            output.append(UInt8(truncatingIfNeeded: bits >> UInt64(shift)))
+        }
     }
 
     /// Fixed-point formatting without Foundation: `format(21.456, decimals: 1) == "21.5"`.

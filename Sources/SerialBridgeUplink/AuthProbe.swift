@@ -1,3 +1,4 @@
+import SerialBridgeJSON
 import NIOCore
 import NIOHTTP1
 import NIOPosix

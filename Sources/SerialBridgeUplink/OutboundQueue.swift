@@ -11,13 +11,16 @@ public struct ReadingDraft: Sendable {
     public var timestamp: Int64
     /// Values in the profile's order.
     public var values: [NamedValue]
+    /// Names of values outside their valid range.
+    public var outOfRange: [String]
 
     /// Creates a draft.
-    public init(device: String, profile: String, timestamp: Int64, values: [NamedValue]) {
+    public init(device: String, profile: String, timestamp: Int64, values: [NamedValue], outOfRange: [String] = []) {
         self.device = device
         self.profile = profile
         self.timestamp = timestamp
         self.values = values
+        self.outOfRange = outOfRange
     }
 }
 
@@ -96,7 +99,7 @@ public final class OutboundQueue: Sendable {
                 state.nextSequence += 1
                 let reading = Reading(
                     gateway: gateway, id: id, device: draft.device, profile: draft.profile,
-                    timestamp: draft.timestamp, values: draft.values
+                    timestamp: draft.timestamp, values: draft.values, outOfRange: draft.outOfRange
                 )
                 state.frames.append(OutboundFrame(id: id, bytes: MessageCodec.encode(.reading(reading))))
                 if state.depth > capacity {

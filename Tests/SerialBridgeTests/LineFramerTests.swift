@@ -8,7 +8,9 @@ struct LineFramerTests {
         var out: [String] = []
         for chunk in chunks {
             Array(chunk.utf8).withUnsafeBytes { bytes in
-                framer.feed(bytes) { out.append(String(decoding: $0, as: UTF8.self)) }
+                framer.feed(bytes) { event in
+                    if case .frame(let frame, _) = event { out.append(String(decoding: frame, as: UTF8.self)) }
+                }
             }
         }
         return out
@@ -61,6 +63,22 @@ struct LineFramerTests {
     @Test func lineOfExactlyMaxLengthIsKept() {
         var framer = LineFramer(maxLength: 4)
         #expect(frames(["abcd\r\n", "abcde\n"], framer: &framer) == ["abcd"])
+    }
+
+    @Test func framesAndRejectionsCarryTheirStreamOffsets() {
+        var framer = LineFramer(maxLength: 4)
+        var events: [String] = []
+        for chunk in ["ab\n", "toolong", "\ncd\r\n"] {
+            Array(chunk.utf8).withUnsafeBytes { bytes in
+                framer.feed(bytes) { event in
+                    switch event {
+                    case .frame(let frame, let offset): events.append("\(offset):\(String(decoding: frame, as: UTF8.self))")
+                    case .rejected(let reason, let offset): events.append("\(offset):\(reason)")
+                    }
+                }
+            }
+        }
+        #expect(events == ["0:ab", "3:oversize frame (over 4 bytes)", "11:cd"])
     }
 
     @Test func multiByteTerminatorSplitAcrossReads() {

@@ -1,4 +1,6 @@
 import Foundation
+import SerialBridgeJSON
+import SerialBridgeParsing
 import SerialBridgeProfiles
 import Testing
 
@@ -8,8 +10,8 @@ struct ProfileLoaderTests {
         let library = try ProfileLibrary.load(paths: [Repository.profiles])
         let csv = try #require(library.profiles["generic-csv-lines"])
         #expect(csv.serial.description == "9600 8N1")
-        #expect(csv.framing == .line(terminator: [0x0A], maxLength: 256))
-        #expect(csv.decoding.fields.map(\.name) == ["temperature", "humidity"])
+        #expect(csv.parsing.framing as? LineFraming == LineFraming(terminator: [0x0A], maxLength: 256))
+        #expect(csv.parsing.outputFields.map(\.name) == ["temperature", "humidity"])
     }
 
     /// A broken profile and the exact error it must produce.
@@ -40,7 +42,7 @@ struct ProfileLoaderTests {
     func brokenProfileGivesItsExactError(index: Int) {
         let (json, expected) = Self.broken[index]
         do {
-            _ = try ProfileLoader.load(data: Data(json.utf8), file: "x.json")
+            _ = try ProfileLoader.load(bytes: Array(json.utf8), file: "x.json")
             Issue.record("accepted a broken profile: \(json)")
         } catch {
             let lines = error.errors.map(\.description)
@@ -50,9 +52,9 @@ struct ProfileLoaderTests {
 
     @Test func everyErrorInAFileIsReportedAtOnce() {
         let json = #"{"name":"","serial":{"baudRate":-1,"parity":"x"},"framing":{"type":"line"},"decoding":{"type":"delimited","fields":[{"name":"a"}]},"extra":1}"#
-        #expect(throws: ProfileErrors.self) { try ProfileLoader.load(data: Data(json.utf8), file: "x.json") }
+        #expect(throws: ConfigErrors.self) { try ProfileLoader.load(bytes: Array(json.utf8), file: "x.json") }
         do {
-            _ = try ProfileLoader.load(data: Data(json.utf8), file: "x.json")
+            _ = try ProfileLoader.load(bytes: Array(json.utf8), file: "x.json")
         } catch {
             #expect(error.errors.count == 4)
         }

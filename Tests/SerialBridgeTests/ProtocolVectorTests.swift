@@ -58,7 +58,7 @@ struct ProtocolMalformedTests {
         (#"{"type":"ack","epoch":1.5,"seq":2}"#, "ack.epoch must be an integer"),
         (#"{"type":"reading","gateway":"g","epoch":1,"seq":1,"device":"d","profile":"p","ts":0,"values":[]}"#, "reading.values must be an object"),
         (#"{"type":"reading","gateway":"g","epoch":0,"seq":1,"device":"d","profile":"p","ts":0,"values":{}}"#, "reading epoch and seq must be positive"),
-        (#"{"type":"reading","gateway":"g","epoch":1,"seq":1,"device":"d","profile":"p","ts":0,"values":{"x":null}}"#, "reading.values.x must be a number, string or boolean"),
+        (#"{"type":"reading","gateway":"g","epoch":1,"seq":1,"device":"d","profile":"p","ts":0,"values":{"x":null}}"#, #"reading.values.x must be a number, string, boolean or {"base64": …}"#),
         (#"{"type":"hello"} trailing"#, "invalid JSON: unexpected data after the document at byte 17"),
         (#"{"type":"ping","ts":01}"#, "invalid JSON: leading zero at byte 20"),
         (#"{"type":"ping","ts":1e999}"#, "invalid JSON: number out of range at byte 20"),
