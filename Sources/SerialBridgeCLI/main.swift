@@ -2,6 +2,7 @@ import ArgumentParser
 import Logging
 import SerialBridgeGateway
 import SerialBridgeJSON
+import SerialBridgeParsing
 import SerialBridgeProfiles
 import SerialBridgeSimulator
 import ServiceLifecycle
@@ -130,7 +131,7 @@ struct SimulatorService: Service {
 struct Profiles: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Work with device profiles.",
-        subcommands: [Check.self]
+        subcommands: [Check.self, TestProfile.self]
     )
 
     struct Check: AsyncParsableCommand {
@@ -158,6 +159,136 @@ struct Profiles: AsyncParsableCommand {
             FileHandleOutput.standardError("\(good) of \(files.count) profiles valid\n")
             if !errors.isEmpty { throw ExitCode(1) }
         }
+    }
+}
+
+struct TestProfile: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "test",
+        abstract: "Replay a capture through a profile: one JSON line per reading or rejected frame."
+    )
+
+    @Argument(help: "Profile JSON file.")
+    var profile: String
+
+    @Option(name: .long, help: "Capture file: raw bytes, or the timestamped format of `devices capture`.")
+    var input: String
+
+    func run() async throws {
+        let loaded: DeviceProfile
+        do {
+            loaded = try ProfileLoader.load(file: profile)
+        } catch {
+            for line in error.errors { print(line) }
+            throw ExitCode(1)
+        }
+        let bytes: [UInt8]
+        do {
+            bytes = try FileContents.read(input, limit: 1 << 30)
+        } catch {
+            FileHandleOutput.standardError("\(input): \(error)\n")
+            throw ExitCode(1)
+        }
+        let records: [CaptureFormat.Record]
+        if CaptureFormat.isTimestamped(bytes) {
+            switch CaptureFormat.records(bytes) {
+            case .success(let decoded): records = decoded
+            case .failure(let failure):
+                FileHandleOutput.standardError("\(input): \(failure)\n")
+                throw ExitCode(1)
+            }
+        } else {
+            records = [CaptureFormat.Record(time: 0, bytes: bytes)]
+        }
+        var output = ReplayPrinter(fields: DeviceParser(spec: loaded.parsing).outputFields)
+        var parser = DeviceParser(spec: loaded.parsing)
+        for record in records {
+            parser.flush(at: record.time, onReading: { output.reading($0) }, onRejection: { output.rejection($0) })
+            record.bytes.withUnsafeBytes { chunk in
+                parser.feed(chunk, at: record.time, onReading: { output.reading($0) }, onRejection: { output.rejection($0) })
+            }
+        }
+        // The capture is over: a time-based framer ends its last frame.
+        parser.flush(at: (records.last?.time ?? 0) &+ 3_600_000_000_000, onReading: { output.reading($0) }, onRejection: { output.rejection($0) })
+        output.finish()
+        let counters = parser.counters
+        FileHandleOutput.standardError(
+            "\(counters.readings) readings, \(counters.framingErrors) framing errors, \(counters.checksumErrors) checksum errors, \(counters.decodeErrors) decode errors, \(counters.framer.bytes) bytes\n"
+        )
+    }
+}
+
+/// Prints replay results as JSON lines, buffered.
+struct ReplayPrinter {
+    let fields: [OutputField]
+    var buffer: [UInt8] = []
+
+    mutating func reading(_ reading: ParsedReading) {
+        var writer = JSONWriter()
+        writer.beginObject()
+        writer.key("values")
+        writer.beginObject()
+        for (field, value) in zip(fields, reading.values) {
+            guard let value else { continue }
+            writer.key(field.name)
+            switch value {
+            case .float(let number): writer.float(number)
+            case .integer(let number): writer.integer(number)
+            case .string(let text): writer.string(text)
+            case .boolean(let flag): writer.bool(flag)
+            case .bytes(let bytes):
+                writer.beginObject()
+                writer.key("base64")
+                writer.string(Base64.encode(bytes))
+                writer.endObject()
+            }
+        }
+        writer.endObject()
+        writer.key("units")
+        writer.beginObject()
+        for (field, value) in zip(fields, reading.values) where value != nil {
+            if let unit = field.unit {
+                writer.key(field.name)
+                writer.string(unit)
+            }
+        }
+        writer.endObject()
+        if !reading.outOfRange.isEmpty {
+            writer.key("outOfRange")
+            writer.beginArray()
+            for name in reading.outOfRange { writer.string(name) }
+            writer.endArray()
+        }
+        writer.endObject()
+        line(writer.bytes)
+    }
+
+    mutating func rejection(_ rejection: Rejection) {
+        var writer = JSONWriter()
+        writer.beginObject()
+        writer.key("error"); writer.string(rejection.message)
+        writer.key("stage"); writer.string(rejection.stage.rawValue)
+        writer.key("offset"); writer.integer(Int64(clamping: rejection.offset))
+        writer.endObject()
+        line(writer.bytes)
+    }
+
+    mutating func line(_ bytes: [UInt8]) {
+        buffer.append(contentsOf: bytes)
+        buffer.append(0x0A)
+        if buffer.count > 1 << 16 { finish() }
+    }
+
+    mutating func finish() {
+        buffer.withUnsafeBytes { raw in
+            var offset = 0
+            while offset < raw.count {
+                let written = write(1, raw.baseAddress! + offset, raw.count - offset)
+                if written <= 0 { return }
+                offset += written
+            }
+        }
+        buffer.removeAll(keepingCapacity: true)
     }
 }
 

@@ -9,7 +9,7 @@ public enum FileContents {
 
     /// The file's bytes.
     /// - Throws: a message such as `No such file or directory` or `file exceeds 4194304 bytes`.
-    public static func read(_ path: String) throws(FileReadError) -> [UInt8] {
+    public static func read(_ path: String, limit: Int = maxBytes) throws(FileReadError) -> [UInt8] {
         let fd = open(path, O_RDONLY | O_CLOEXEC)
         guard fd >= 0 else { throw FileReadError(message: String(cString: strerror(errno))) }
         defer { close(fd) }
@@ -23,7 +23,7 @@ public enum FileContents {
             }
             if count == 0 { return result }
             result.append(contentsOf: chunk[0..<count])
-            if result.count > maxBytes { throw FileReadError(message: "file exceeds \(maxBytes) bytes") }
+            if result.count > limit { throw FileReadError(message: "file exceeds \(limit) bytes") }
         }
     }
 }

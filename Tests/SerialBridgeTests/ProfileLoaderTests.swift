@@ -14,40 +14,48 @@ struct ProfileLoaderTests {
         #expect(csv.parsing.outputFields.map(\.name) == ["temperature", "humidity"])
     }
 
-    /// A broken profile and the exact error it must produce.
-    static let broken: [(String, String)] = [
-        (#"{"#, "$: not valid JSON"),
-        (#"[]"#, "$: must be an object, not an array"),
-        (#"{"framing":{"type":"line"},"decoding":{"type":"delimited","fields":[{"name":"a"}]}}"#, "$.name: is required"),
-        (#"{"name":"a b","framing":{"type":"line"},"decoding":{"type":"delimited","fields":[{"name":"a"}]}}"#, "$.name: must be non-empty and use only letters, digits, '-', '_' and '.'"),
-        (#"{"name":"x","decoding":{"type":"delimited","fields":[{"name":"a"}]}}"#, "$.framing: is required"),
-        (#"{"name":"x","framing":{"type":"lines"},"decoding":{"type":"delimited","fields":[{"name":"a"}]}}"#, #"$.framing.type: must be one of "line", not "lines""#),
-        (#"{"name":"x","framing":{"type":"line","maxLength":0},"decoding":{"type":"delimited","fields":[{"name":"a"}]}}"#, "$.framing.maxLength: must be an integer from 1 to 1048576"),
-        (#"{"name":"x","framing":{"type":"line","terminator":""},"decoding":{"type":"delimited","fields":[{"name":"a"}]}}"#, "$.framing.terminator: must not be empty"),
-        (#"{"name":"x","framing":{"type":"line"},"decoding":{"type":"delimited","fields":[]}}"#, "$.decoding.fields: must list at least one field"),
-        (#"{"name":"x","framing":{"type":"line"},"decoding":{"type":"delimited","delimiter":";;","fields":[{"name":"a"}]}}"#, "$.decoding.delimiter: must be exactly one ASCII character"),
-        (#"{"name":"x","framing":{"type":"line"},"decoding":{"type":"delimited","fields":[{"name":"a"},{"name":"a"}]}}"#, #"$.decoding.fields[1].name: duplicate field name "a""#),
-        (#"{"name":"x","framing":{"type":"line"},"decoding":{"type":"delimited","fields":[{"name":"a","type":"double"}]}}"#, #"$.decoding.fields[0].type: must be one of "float", "integer", "string", "boolean", not "double""#),
-        (#"{"name":"x","framing":{"type":"line"},"decoding":{"type":"delimited","fields":[{"nme":"a"}]}}"#, "$.decoding.fields[0].name: is required"),
-        (#"{"name":"x","serial":{"baudRate":9600.5},"framing":{"type":"line"},"decoding":{"type":"delimited","fields":[{"name":"a"}]}}"#, "$.serial.baudRate: must be an integer from 50 to 20000000"),
-        (#"{"name":"x","serial":{"parity":"mark"},"framing":{"type":"line"},"decoding":{"type":"delimited","fields":[{"name":"a"}]}}"#, #"$.serial.parity: must be one of "none", "even", "odd", not "mark""#),
-        (#"{"name":"x","serial":{"dataBits":9},"framing":{"type":"line"},"decoding":{"type":"delimited","fields":[{"name":"a"}]}}"#, "$.serial.dataBits: must be an integer from 5 to 8"),
-        (#"{"name":"x","serial":{"stopBits":"1"},"framing":{"type":"line"},"decoding":{"type":"delimited","fields":[{"name":"a"}]}}"#, "$.serial.stopBits: must be an integer from 1 to 2, not a string"),
-        (#"{"name":"x","serial":{"baud":9600},"framing":{"type":"line"},"decoding":{"type":"delimited","fields":[{"name":"a"}]}}"#, "$.serial.baud: unknown key"),
-        (#"{"name":"x","framing":{"type":"line"},"decoding":{"type":"delimited","fields":[{"name":"a"}]},"simulate":{"template":"{b}"}}"#, "$.simulate.template: placeholder {b} has no generator in simulate.values"),
-        (#"{"name":"x","framing":{"type":"line"},"decoding":{"type":"delimited","fields":[{"name":"a"}]},"simulate":{"template":"{a}","values":{"a":{"min":5,"max":1}}}}"#, "$.simulate.values.a.min: must not be greater than max (1.0)"),
-    ]
+    /// The broken-profile table: each entry's text and the exact error the loader must report.
+    struct BrokenProfile: Decodable, Sendable, CustomTestStringConvertible {
+        let text: String
+        let error: String
+        var testDescription: String { error }
+    }
 
-    @Test(arguments: broken.indices)
-    func brokenProfileGivesItsExactError(index: Int) {
-        let (json, expected) = Self.broken[index]
+    static let broken: [BrokenProfile] = {
+        let url = Repository.root.appendingPathComponent("Tests/SerialBridgeTests/Fixtures/broken-profiles.json")
+        return (try? JSONDecoder().decode([BrokenProfile].self, from: Data(contentsOf: url))) ?? []
+    }()
+
+    @Test func theBrokenProfileTableHasAtLeastThirtyEntries() {
+        #expect(Self.broken.count >= 30)
+    }
+
+    @Test(arguments: broken)
+    func brokenProfileGivesItsExactError(_ entry: BrokenProfile) {
         do {
-            _ = try ProfileLoader.load(bytes: Array(json.utf8), file: "x.json")
-            Issue.record("accepted a broken profile: \(json)")
+            _ = try ProfileLoader.load(bytes: Array(entry.text.utf8), file: "x.json")
+            Issue.record("accepted a broken profile: \(entry.text)")
         } catch {
             let lines = error.errors.map(\.description)
-            #expect(lines.contains { $0.hasPrefix("x.json: " + expected) }, "got \(lines)")
+            #expect(lines.contains { $0.hasPrefix("x.json: " + entry.error) }, "got \(lines)")
         }
+    }
+
+    @Test func theJSONSchemaAgreesWithTheLoader() throws {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+        process.arguments = ["python3", Repository.root.appendingPathComponent("scripts/check-profile-schema.py").path]
+        let output = Pipe()
+        process.standardOutput = output
+        process.standardError = output
+        try process.run()
+        let text = String(decoding: output.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        process.waitUntilExit()
+        if text.contains("No module named 'jsonschema'"), ProcessInfo.processInfo.environment["CI"] != "true" {
+            print("skipped: python3 jsonschema is missing (pip install jsonschema)")
+            return
+        }
+        #expect(process.terminationStatus == 0, "\(text)")
     }
 
     @Test func everyErrorInAFileIsReportedAtOnce() {
