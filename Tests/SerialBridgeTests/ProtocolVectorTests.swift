@@ -26,6 +26,14 @@ struct ProtocolVectorTests {
                 NamedValue(name: "ratio", value: .float(0.25)),
             ]
         ))),
+        ("reading-flags", .reading(Reading(
+            gateway: gateway, id: ReadingID(epoch: 7, sequence: 3), device: "cam", profile: "raw-dump", timestamp: 5,
+            values: [
+                NamedValue(name: "pm2_5", value: .float(1200.5), unit: "µg/m³"),
+                NamedValue(name: "raw", value: .bytes([0x41, 0x4D, 0x00, 0x1C])),
+            ],
+            outOfRange: ["pm2_5"]
+        ))),
         ("ack", .ack(Ack(id: ReadingID(epoch: 7, sequence: 1)))),
         ("ping", .ping(Heartbeat(timestamp: 1_795_753_200_000))),
         ("pong", .pong(Heartbeat(timestamp: 1_795_753_200_000, serverTimestamp: 1_795_753_200_003))),
