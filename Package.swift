@@ -12,6 +12,7 @@ let package = Package(
     products: [
         .executable(name: "serialbridge", targets: ["SerialBridgeCLI"]),
         .executable(name: "serialbridge-server", targets: ["SerialBridgeServerCLI"]),
+        .executable(name: "serialbridge-bench", targets: ["SerialBridgeBench"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-nio.git", from: "2.101.2"),
@@ -114,6 +115,16 @@ let package = Package(
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ],
+            swiftSettings: strictSettings
+        ),
+        // Benchmarks and long fuzz runs: separate commands, never part of the test suite.
+        .executableTarget(
+            name: "SerialBridgeBench",
+            dependencies: [
+                "SerialBridgeParsing", "SerialBridgeProfiles", "SerialBridgeSimulator", "SerialBridgeProtocol",
+                "SerialBridgeJSON",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             swiftSettings: strictSettings
         ),

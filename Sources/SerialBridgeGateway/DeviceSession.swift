@@ -63,7 +63,10 @@ public struct DeviceSession: Sendable {
 
     private func read(_ port: SerialPort) async {
         var parser = DeviceParser(spec: profile.parsing)
-        let fields = parser.outputFields
+        let encoder = ReadingEncoder(
+            gateway: queue.gateway, device: device, profile: profile.name,
+            fields: parser.outputFields.map { ($0.name, $0.unit) }
+        )
         do {
             let descriptor = try port.duplicateDescriptor()
             let channel = try await NIOPipeBootstrap(group: MultiThreadedEventLoopGroup.singleton)
@@ -80,8 +83,8 @@ public struct DeviceSession: Sendable {
                     buffer.withUnsafeReadableBytes { bytes in
                         parser.feed(bytes, at: monotonic) { reading in
                             drafts.append(ReadingDraft(
-                                device: device, profile: profile.name, timestamp: now,
-                                values: Self.named(reading.values, fields: fields), outOfRange: reading.outOfRange
+                                encoder: encoder, timestamp: now,
+                                values: reading.values.map { $0.map(WireValue.init) }, outOfRange: reading.outOfRange
                             ))
                         } onRejection: { rejection in
                             logger.debug("\(rejection.stage.rawValue) rejected bytes at offset \(rejection.offset): \(rejection.message)")
@@ -100,25 +103,6 @@ public struct DeviceSession: Sendable {
         logger.info("session ended: \(counters.framer.bytes) bytes, \(counters.readings) readings, \(counters.decodeErrors) decode errors, \(counters.checksumErrors) checksum errors, \(counters.framingErrors) framing errors")
     }
 
-    /// Pairs values with their names and units; values the frame did not carry are left out.
-    static func named(_ values: [Value?], fields: [OutputField]) -> [NamedValue] {
-        var named: [NamedValue] = []
-        named.reserveCapacity(values.count)
-        for (field, value) in zip(fields, values) {
-            guard let value else { continue }
-            let wire: WireValue
-            switch value {
-            case .float(let number): wire = .float(number)
-            case .integer(let number): wire = .integer(number)
-            case .string(let text): wire = .string(text)
-            case .boolean(let flag): wire = .boolean(flag)
-            case .bytes(let bytes): wire = .bytes(bytes)
-            }
-            named.append(NamedValue(name: field.name, value: wire, unit: field.unit))
-        }
-        return named
-    }
-
     static func monotonicNanoseconds() -> UInt64 {
         var now = timespec()
         clock_gettime(CLOCK_MONOTONIC, &now)
@@ -129,5 +113,18 @@ public struct DeviceSession: Sendable {
         var now = timespec()
         clock_gettime(CLOCK_REALTIME, &now)
         return Int64(now.tv_sec) * 1000 + Int64(now.tv_nsec) / 1_000_000
+    }
+}
+
+extension WireValue {
+    /// The wire form of a decoded value.
+    init(_ value: Value) {
+        switch value {
+        case .float(let number): self = .float(number)
+        case .integer(let number): self = .integer(number)
+        case .string(let text): self = .string(text)
+        case .boolean(let flag): self = .boolean(flag)
+        case .bytes(let bytes): self = .bytes(bytes)
+        }
     }
 }

@@ -3,7 +3,10 @@
 public struct JSONWriter {
     /// The bytes written so far.
     public private(set) var bytes: [UInt8]
-    private var needsComma: [Bool] = [false]
+    // One bit per open container (bit 0 is the top level): set when the next value needs a comma.
+    // A bit stack instead of an array keeps the writer free of a second heap allocation.
+    private var commaBits: UInt64 = 0
+    private var depth = 0
 
     /// Starts an empty document, reserving `capacity` bytes.
     public init(capacity: Int = 256) {
@@ -15,12 +18,12 @@ public struct JSONWriter {
     public mutating func beginObject() {
         separate()
         bytes.append(UInt8(ascii: "{"))
-        needsComma.append(false)
+        push()
     }
 
     /// Closes the innermost object.
     public mutating func endObject() {
-        needsComma.removeLast()
+        pop()
         bytes.append(UInt8(ascii: "}"))
     }
 
@@ -28,12 +31,12 @@ public struct JSONWriter {
     public mutating func beginArray() {
         separate()
         bytes.append(UInt8(ascii: "["))
-        needsComma.append(false)
+        push()
     }
 
     /// Closes the innermost array.
     public mutating func endArray() {
-        needsComma.removeLast()
+        pop()
         bytes.append(UInt8(ascii: "]"))
     }
 
@@ -42,7 +45,7 @@ public struct JSONWriter {
         separate()
         appendString(key)
         bytes.append(UInt8(ascii: ":"))
-        needsComma[needsComma.count - 1] = false
+        commaBits &= ~(1 << UInt64(depth))
     }
 
     /// Writes a string value.
@@ -54,7 +57,18 @@ public struct JSONWriter {
     /// Writes an integer value.
     public mutating func integer(_ value: Int64) {
         separate()
-        bytes.append(contentsOf: String(value).utf8)
+        if value < 0 { bytes.append(UInt8(ascii: "-")) }
+        var magnitude = value.magnitude
+        // Digits are produced backwards into a small stack buffer, then copied in order.
+        withUnsafeTemporaryAllocation(of: UInt8.self, capacity: 20) { digits in
+            var index = 20
+            repeat {
+                index -= 1
+                digits[index] = UInt8(ascii: "0") + UInt8(magnitude % 10)
+                magnitude /= 10
+            } while magnitude > 0
+            bytes.append(contentsOf: UnsafeBufferPointer(rebasing: digits[index..<20]))
+        }
     }
 
     /// Writes a floating-point value; NaN and infinities, which JSON cannot carry, become `null`.
@@ -71,6 +85,19 @@ public struct JSONWriter {
     public mutating func bool(_ value: Bool) {
         separate()
         bytes.append(contentsOf: (value ? "true" : "false").utf8)
+    }
+
+    /// Appends bytes that are already valid JSON in this position (pre-encoded fragments, ending
+    /// in a key or an opening bracket). The next value written follows them without a comma.
+    public mutating func raw(_ fragment: [UInt8]) {
+        bytes.append(contentsOf: fragment)
+        commaBits &= ~(1 << UInt64(depth))
+    }
+
+    /// ``raw(_:)`` for a slice; concrete rather than generic so that it is fast across modules.
+    public mutating func raw(_ fragment: ArraySlice<UInt8>) {
+        bytes.append(contentsOf: fragment)
+        commaBits &= ~(1 << UInt64(depth))
     }
 
     /// Writes `null`.
@@ -102,12 +129,34 @@ public struct JSONWriter {
     }
 
     private mutating func separate() {
-        if needsComma[needsComma.count - 1] { bytes.append(UInt8(ascii: ",")) }
-        needsComma[needsComma.count - 1] = true
+        let bit: UInt64 = 1 << UInt64(depth)
+        if commaBits & bit != 0 { bytes.append(UInt8(ascii: ",")) }
+        commaBits |= bit
+    }
+
+    private mutating func push() {
+        // Deeper than 63 levels only loses comma tracking; protocol documents nest 3 deep.
+        depth = min(depth + 1, 63)
+        commaBits &= ~(1 << UInt64(depth))
+    }
+
+    private mutating func pop() {
+        depth = max(depth - 1, 0)
     }
 
     private mutating func appendString(_ string: String) {
         bytes.append(UInt8(ascii: "\""))
+        var string = string
+        // Fast path: no byte needs escaping, append the UTF-8 storage in one go.
+        let copied = string.withUTF8 { utf8 -> Bool in
+            for byte in utf8 where byte < 0x20 || byte == 0x22 || byte == 0x5C { return false }
+            bytes.append(contentsOf: utf8)
+            return true
+        }
+        if copied {
+            bytes.append(UInt8(ascii: "\""))
+            return
+        }
         for byte in string.utf8 {
             switch byte {
             case 0x22: bytes.append(contentsOf: [0x5C, 0x22])

@@ -3,21 +3,18 @@ import Synchronization
 
 /// A reading made by a device session, before it has an identity.
 public struct ReadingDraft: Sendable {
-    /// Device id.
-    public var device: String
-    /// Profile name.
-    public var profile: String
+    /// The device's encoder (names, units, gateway, device and profile).
+    public var encoder: ReadingEncoder
     /// Milliseconds since 1970 UTC.
     public var timestamp: Int64
-    /// Values in the profile's order.
-    public var values: [NamedValue]
+    /// Values aligned with the encoder's fields; nil where the frame carried none.
+    public var values: [WireValue?]
     /// Names of values outside their valid range.
     public var outOfRange: [String]
 
     /// Creates a draft.
-    public init(device: String, profile: String, timestamp: Int64, values: [NamedValue], outOfRange: [String] = []) {
-        self.device = device
-        self.profile = profile
+    public init(encoder: ReadingEncoder, timestamp: Int64, values: [WireValue?], outOfRange: [String] = []) {
+        self.encoder = encoder
         self.timestamp = timestamp
         self.values = values
         self.outOfRange = outOfRange
@@ -97,11 +94,8 @@ public final class OutboundQueue: Sendable {
             for draft in drafts {
                 let id = ReadingID(epoch: epoch, sequence: state.nextSequence)
                 state.nextSequence += 1
-                let reading = Reading(
-                    gateway: gateway, id: id, device: draft.device, profile: draft.profile,
-                    timestamp: draft.timestamp, values: draft.values, outOfRange: draft.outOfRange
-                )
-                state.frames.append(OutboundFrame(id: id, bytes: MessageCodec.encode(.reading(reading))))
+                let bytes = draft.encoder.encode(id: id, timestamp: draft.timestamp, values: draft.values, outOfRange: draft.outOfRange)
+                state.frames.append(OutboundFrame(id: id, bytes: bytes))
                 if state.depth > capacity {
                     state.head += 1
                     state.cursor = max(state.cursor, state.head)

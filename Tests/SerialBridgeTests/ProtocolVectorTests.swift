@@ -1,3 +1,4 @@
+import SerialBridgeJSON
 import SerialBridgeProtocol
 import Testing
 
@@ -98,6 +99,35 @@ struct ProtocolMalformedTests {
         for _ in 0..<10_000 {
             let bytes = (0..<Int.random(in: 0...64, using: &random)).map { _ in alphabet.randomElement(using: &random)! }
             _ = try? MessageCodec.decode(bytes)
+        }
+    }
+}
+
+@Suite("Reading encoder: the gateway's fast path")
+struct ReadingEncoderTests {
+    @Test(arguments: ["reading", "reading-types", "reading-flags"])
+    func fastEncoderProducesTheVectorBytes(name: String) throws {
+        guard case .reading(let reading)? = ProtocolVectorTests.cases.first(where: { $0.0 == name })?.1 else {
+            Issue.record("no such vector")
+            return
+        }
+        let encoder = ReadingEncoder(
+            gateway: reading.gateway, device: reading.device, profile: reading.profile,
+            fields: reading.values.map { ($0.name, $0.unit) }
+        )
+        let bytes = encoder.encode(id: reading.id, timestamp: reading.timestamp, values: reading.values.map(\.value), outOfRange: reading.outOfRange)
+        #expect(bytes == (try vectorBytes(name)))
+    }
+
+    @Test func matchesTheGeneralEncoderWhateverValuesAreMissing() {
+        let fields: [(name: String, unit: String?)] = [("a", "V"), ("b", nil), ("c", "°C"), ("d", "%")]
+        let encoder = ReadingEncoder(gateway: "g", device: "d\"1", profile: "p", fields: fields)
+        for mask in 0..<16 {
+            let values: [WireValue?] = (0..<4).map { index in mask & (1 << index) != 0 ? .float(Double(index) + 0.5) : nil }
+            let named = zip(fields, values).compactMap { field, value in value.map { NamedValue(name: field.name, value: $0, unit: field.unit) } }
+            let reading = Reading(gateway: "g", id: ReadingID(epoch: 2, sequence: Int64(mask + 1)), device: "d\"1", profile: "p", timestamp: -5, values: named, outOfRange: mask == 3 ? ["a"] : [])
+            let fast = encoder.encode(id: reading.id, timestamp: reading.timestamp, values: values, outOfRange: reading.outOfRange)
+            #expect(fast == MessageCodec.encode(.reading(reading)), "mask \(mask): \(String(decoding: fast, as: UTF8.self))")
         }
     }
 }

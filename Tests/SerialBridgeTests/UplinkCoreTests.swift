@@ -7,7 +7,7 @@ import Testing
 struct BackoffTests {
     @Test func delaysGrowExponentiallyWithinJitterBoundsUpToTheCap() {
         var backoff = Backoff(initial: .milliseconds(500), multiplier: 2, cap: .seconds(8), floor: .milliseconds(50))
-        var random = SplitMix64(seed: 42)
+        var random = SerialBridgeSimulator.SplitMix64(seed: 42)
         let ceilings: [Duration] = [.milliseconds(500), .seconds(1), .seconds(2), .seconds(4), .seconds(8), .seconds(8), .seconds(8)]
         for ceiling in ceilings {
             #expect(backoff.currentCeiling == ceiling)
@@ -19,7 +19,7 @@ struct BackoffTests {
     }
 
     @Test func jitterSpreadsDelays() {
-        var random = SplitMix64(seed: 7)
+        var random = SerialBridgeSimulator.SplitMix64(seed: 7)
         var delays: Set<Duration> = []
         for _ in 0..<20 {
             var backoff = Backoff(initial: .seconds(1), cap: .seconds(1))
@@ -30,7 +30,7 @@ struct BackoffTests {
 
     @Test func refusedTokenWaitsNearTheCap() {
         var backoff = Backoff(initial: .milliseconds(100), cap: .seconds(30))
-        var random = SplitMix64(seed: 1)
+        var random = SerialBridgeSimulator.SplitMix64(seed: 1)
         for _ in 0..<100 {
             let delay = backoff.capDelay(using: &random)
             #expect(delay >= .seconds(15) && delay <= .seconds(30))
@@ -40,8 +40,10 @@ struct BackoffTests {
 
 @Suite("Outbound queue")
 struct OutboundQueueTests {
+    let encoder = ReadingEncoder(gateway: "g", device: "d", profile: "p", fields: [("n", nil)])
+
     func draft(_ n: Int) -> ReadingDraft {
-        ReadingDraft(device: "d", profile: "p", timestamp: Int64(n), values: [NamedValue(name: "n", value: .integer(Int64(n)))])
+        ReadingDraft(encoder: encoder, timestamp: Int64(n), values: [.integer(Int64(n))])
     }
 
     @Test func identitiesAreAssignedInOrderFromOne() async {

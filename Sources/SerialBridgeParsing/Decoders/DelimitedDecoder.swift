@@ -13,14 +13,23 @@ public struct DelimitedDecoder: FrameDecoder {
     public init(_ configuration: DelimitedDecoding) { self.configuration = configuration }
 
     public func decode(_ frame: UnsafeRawBufferPointer) -> Result<[Value?], DecodeError> {
+        // Column boundaries live on the stack: no allocation per frame for the split itself.
+        withUnsafeTemporaryAllocation(of: Range<Int>.self, capacity: configuration.columnCount + 1) { columns in
+            decode(frame, columns: columns)
+        }
+    }
+
+    private func decode(_ frame: UnsafeRawBufferPointer, columns: UnsafeMutableBufferPointer<Range<Int>>) -> Result<[Value?], DecodeError> {
         let delimiter = configuration.delimiter
         let quote = configuration.quote
-        var columns: [Range<Int>] = []
-        columns.reserveCapacity(configuration.columnCount)
-        var quotedColumns: Set<Int> = []
+        var columnCount = 0
+        var quotedColumns: UInt64 = 0
         var index = 0
         let count = frame.count
         while true {
+            guard columnCount < columns.count else {
+                return .failure(DecodeError("expected \(configuration.columnCount) fields, found more"))
+            }
             var start = index
             var end = index
             if let quote, index < count, frame[index] == quote {
@@ -38,37 +47,38 @@ public struct DelimitedDecoder: FrameDecoder {
                     }
                     cursor += 1
                 }
-                guard closed else { return .failure(DecodeError("column \(columns.count): unterminated quote")) }
+                guard closed else { return .failure(DecodeError("column \(columnCount): unterminated quote")) }
                 start = index + 1
                 end = cursor
                 index = cursor + 1
-                quotedColumns.insert(columns.count)
+                if columnCount < 64 { quotedColumns |= 1 << UInt64(columnCount) }
                 guard index == count || frame[index] == delimiter else {
-                    return .failure(DecodeError("column \(columns.count): text after closing quote"))
+                    return .failure(DecodeError("column \(columnCount): text after closing quote"))
                 }
             } else {
                 while index < count, frame[index] != delimiter { index += 1 }
                 end = index
             }
-            columns.append(start..<end)
+            columns[columnCount] = start..<end
+            columnCount += 1
             if index >= count { break }
             index += 1
         }
-        guard columns.count == configuration.columnCount else {
-            let found = columns.count > configuration.columnCount ? "more" : "\(columns.count)"
-            return .failure(DecodeError("expected \(configuration.columnCount) fields, found \(found)"))
+        guard columnCount == configuration.columnCount else {
+            return .failure(DecodeError("expected \(configuration.columnCount) fields, found \(columnCount)"))
         }
         var values: [Value?] = []
         values.reserveCapacity(configuration.fields.count)
         for (field, column) in zip(configuration.fields, configuration.columns) {
-            let range = columns[column]
-            let text: String
-            if quotedColumns.contains(column), let quote {
-                text = Self.unquote(UnsafeRawBufferPointer(rebasing: frame[range]), quote: quote)
+            let text = UnsafeRawBufferPointer(rebasing: frame[columns[column]])
+            let quoted = column < 64 && quotedColumns & (1 << UInt64(column)) != 0
+            let result: Result<Value?, DecodeError>
+            if quoted, let quote {
+                result = TextValue.parse(Self.unquote(text, quote: quote), as: field)
             } else {
-                text = String(decoding: Self.trimmed(UnsafeRawBufferPointer(rebasing: frame[range])), as: UTF8.self)
+                result = TextValue.parse(bytes: UnsafeRawBufferPointer(rebasing: Self.trimmed(text)), as: field)
             }
-            switch TextValue.parse(text, as: field) {
+            switch result {
             case .success(let value): values.append(value)
             case .failure(let error): return .failure(error)
             }
@@ -97,6 +107,19 @@ public struct DelimitedDecoder: FrameDecoder {
 
 /// Parsing of one textual value by its field's type; shared by the text decoders.
 public enum TextValue {
+    /// Parses UTF-8 `bytes` as `field.type`; numbers are parsed without making a String.
+    public static func parse(bytes: UnsafeRawBufferPointer, as field: FieldSpec) -> Result<Value?, DecodeError> {
+        switch field.type {
+        case .float:
+            if let value = DecimalParser.double(bytes) { return .success(.float(value)) }
+        case .integer:
+            if let value = DecimalParser.integer(bytes) { return .success(.integer(value)) }
+        case .string, .boolean:
+            break
+        }
+        return parse(String(decoding: bytes, as: UTF8.self), as: field)
+    }
+
     /// Parses `text` as `field.type`; an empty string is "no value" (nil) for non-string fields.
     public static func parse(_ text: String, as field: FieldSpec) -> Result<Value?, DecodeError> {
         switch field.type {
