@@ -149,23 +149,55 @@ public struct SimulationSpec: Sendable, Hashable {
     }
 }
 
-/// Placeholder handling for simulation templates: `{name}` is replaced, everything else is literal.
+/// Simulation templates: `{name}` is a placeholder, `{{` and `}}` are literal braces (so JSON
+/// devices can be templated), everything else is literal.
 public enum SimulationTemplate {
-    /// The placeholder names in `template`, in order.
-    public static func placeholders(in template: String) -> [String] {
-        var names: [String] = []
-        var current: String?
-        for character in template {
-            if character == "{" {
-                current = ""
-            } else if character == "}", let name = current {
-                names.append(name)
-                current = nil
-            } else if current != nil {
-                current?.append(character)
+    /// A piece of a template.
+    public enum Token: Sendable, Hashable {
+        case literal(String)
+        case placeholder(String)
+    }
+
+    /// The template's pieces, in order.
+    public static func tokens(_ template: String) -> [Token] {
+        var tokens: [Token] = []
+        var literal = ""
+        var placeholder: String?
+        var characters = Array(template)[...]
+        while let character = characters.popFirst() {
+            if var name = placeholder {
+                if character == "}" {
+                    tokens.append(.placeholder(name))
+                    placeholder = nil
+                } else {
+                    name.append(character)
+                    placeholder = name
+                }
+            } else if character == "{", characters.first == "{" {
+                characters.removeFirst()
+                literal.append("{")
+            } else if character == "}", characters.first == "}" {
+                characters.removeFirst()
+                literal.append("}")
+            } else if character == "{" {
+                if !literal.isEmpty { tokens.append(.literal(literal)) }
+                literal = ""
+                placeholder = ""
+            } else {
+                literal.append(character)
             }
         }
-        return names
+        if let placeholder { literal.append("{" + placeholder) }
+        if !literal.isEmpty { tokens.append(.literal(literal)) }
+        return tokens
+    }
+
+    /// The placeholder names in `template`, in order.
+    public static func placeholders(in template: String) -> [String] {
+        tokens(template).compactMap { token in
+            if case .placeholder(let name) = token { return name }
+            return nil
+        }
     }
 }
 

@@ -41,23 +41,13 @@ public struct DeviceSimulator: Sendable {
         switch spec.output {
         case .template(let template, let checksum):
             textChecksum = checksum
-            var literal: [UInt8] = []
-            var placeholder: String?
-            for character in template {
-                if character == "{" {
-                    placeholder = ""
-                } else if character == "}", let name = placeholder {
-                    if !literal.isEmpty { pieces.append(.literal(literal)) }
-                    literal = []
+            for token in SimulationTemplate.tokens(template) {
+                switch token {
+                case .literal(let text): pieces.append(.literal(Array(text.utf8)))
+                case .placeholder(let name):
                     pieces.append(name == "checksum" && checksum != nil ? .checksumText : .text(index: index(of: name)))
-                    placeholder = nil
-                } else if placeholder != nil {
-                    placeholder?.append(character)
-                } else {
-                    literal.append(contentsOf: String(character).utf8)
                 }
             }
-            if !literal.isEmpty { pieces.append(.literal(literal)) }
         case .frame(let parts):
             textChecksum = nil
             for part in parts {
