@@ -118,12 +118,24 @@ let package = Package(
             ],
             swiftSettings: strictSettings
         ),
+        // Fuzz targets shared by the long-run command and the test suite's seeded smoke pass.
+        .target(
+            name: "SerialBridgeFuzzing",
+            dependencies: ["SerialBridgeParsing", "SerialBridgeProfiles", "SerialBridgeSimulator", "SerialBridgeProtocol", "SerialBridgeJSON"],
+            swiftSettings: strictSettings
+        ),
+        // libFuzzer entry point; built only by scripts/fuzz.sh (it has no main of its own).
+        .executableTarget(
+            name: "SerialBridgeFuzzer",
+            dependencies: ["SerialBridgeParsing", "SerialBridgeProfiles", "SerialBridgeProtocol", "SerialBridgeJSON"],
+            swiftSettings: strictSettings + [.unsafeFlags(["-parse-as-library"])]
+        ),
         // Benchmarks and long fuzz runs: separate commands, never part of the test suite.
         .executableTarget(
             name: "SerialBridgeBench",
             dependencies: [
                 "SerialBridgeParsing", "SerialBridgeProfiles", "SerialBridgeSimulator", "SerialBridgeProtocol",
-                "SerialBridgeJSON",
+                "SerialBridgeJSON", "SerialBridgeFuzzing",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             swiftSettings: strictSettings
@@ -132,7 +144,7 @@ let package = Package(
             name: "SerialBridgeTests",
             dependencies: [
                 "SerialBridgeSerial", "SerialBridgeProfiles", "SerialBridgeParsing", "SerialBridgeJSON",
-                "SerialBridgeProtocol", "SerialBridgeUplink", "SerialBridgeGateway", "CSerialSupport",
+                "SerialBridgeProtocol", "SerialBridgeUplink", "SerialBridgeGateway", "CSerialSupport", "SerialBridgeFuzzing",
                 "SerialBridgeSimulator", "SerialBridgeServer",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),

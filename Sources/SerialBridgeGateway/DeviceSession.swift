@@ -77,21 +77,52 @@ public struct DeviceSession: Sendable {
                 }
             try await channel.executeThenClose { inbound, _ in
                 var drafts: [ReadingDraft] = []
-                for try await buffer in inbound {
+                func parse(_ bytes: UnsafeRawBufferPointer?, at monotonic: UInt64) {
                     let now = Self.currentMilliseconds()
-                    let monotonic = Self.monotonicNanoseconds()
-                    buffer.withUnsafeReadableBytes { bytes in
-                        parser.feed(bytes, at: monotonic) { reading in
-                            drafts.append(ReadingDraft(
-                                encoder: encoder, timestamp: now,
-                                values: reading.values.map { $0.map(WireValue.init) }, outOfRange: reading.outOfRange
-                            ))
-                        } onRejection: { rejection in
-                            logger.debug("\(rejection.stage.rawValue) rejected bytes at offset \(rejection.offset): \(rejection.message)")
-                        }
+                    let onReading: (ParsedReading) -> Void = { reading in
+                        drafts.append(ReadingDraft(
+                            encoder: encoder, timestamp: now,
+                            values: reading.values.map { $0.map(WireValue.init) }, outOfRange: reading.outOfRange
+                        ))
+                    }
+                    let onRejection: (Rejection) -> Void = { rejection in
+                        logger.debug("\(rejection.stage.rawValue) rejected bytes at offset \(rejection.offset): \(rejection.message)")
+                    }
+                    if let bytes {
+                        parser.feed(bytes, at: monotonic, onReading: onReading, onRejection: onRejection)
+                    } else {
+                        parser.flush(at: monotonic, onReading: onReading, onRejection: onRejection)
                     }
                     queue.enqueue(drafts)
                     drafts.removeAll(keepingCapacity: true)
+                }
+                guard let interval = profile.parsing.framing.idleFlushInterval else {
+                    for try await buffer in inbound {
+                        buffer.withUnsafeReadableBytes { parse($0, at: Self.monotonicNanoseconds()) }
+                    }
+                    return
+                }
+                // Silence ends frames: merge the reads with a ticker that lets the framer flush.
+                let (events, continuation) = AsyncStream<ByteBuffer?>.makeStream()
+                try await withThrowingTaskGroup(of: Void.self) { group in
+                    group.addTask {
+                        defer { continuation.finish() }
+                        for try await buffer in inbound { continuation.yield(buffer) }
+                    }
+                    group.addTask {
+                        while !Task.isCancelled {
+                            try await Task.sleep(for: interval)
+                            continuation.yield(nil)
+                        }
+                    }
+                    for await event in events {
+                        if let buffer = event {
+                            buffer.withUnsafeReadableBytes { parse($0, at: Self.monotonicNanoseconds()) }
+                        } else {
+                            parse(nil, at: Self.monotonicNanoseconds())
+                        }
+                    }
+                    group.cancelAll()
                 }
             }
         } catch is CancellationError {

@@ -87,6 +87,15 @@ public struct FieldSpec: Sendable, Hashable {
         )
     }
 
+    /// `number × scale`, computed as a division when the scale is 1/n for a whole n (0.1, 0.01,
+    /// 0.5…): 609 × 0.1 is 60.900000000000006 in binary floating point, 609 / 10 is 60.9.
+    static func scaled(_ number: Double, by scale: Double) -> Double {
+        let inverse = 1 / scale
+        let whole = inverse.rounded()
+        if whole.magnitude >= 2, (inverse - whole).magnitude < 1e-9 * whole.magnitude { return number / whole }
+        return number * scale
+    }
+
     /// Applies enum mapping, scale and offset, and checks the valid range.
     /// - Returns: the reported value and whether it is outside ``validRange``.
     public func finish(_ raw: Value) -> (value: Value, outOfRange: Bool) {
@@ -95,7 +104,7 @@ public struct FieldSpec: Sendable, Hashable {
             return (.string(label), false)
         }
         if scale != nil || offset != nil, let number = raw.number {
-            value = .float(number * (scale ?? 1) + (offset ?? 0))
+            value = .float(Self.scaled(number, by: scale ?? 1) + (offset ?? 0))
         }
         guard let validRange, let number = value.number else { return (value, false) }
         return (value, !validRange.contains(number))

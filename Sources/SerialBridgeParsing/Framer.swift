@@ -72,4 +72,17 @@ public protocol FramerConfiguration: Sendable {
 
     /// A fresh framer with these settings.
     func makeFramer() -> any Framer
+
+    /// For framers that end frames on silence: how often the session must call
+    /// ``Framer/flush(at:_:)`` while no bytes arrive. Nil (the default) for every other framer.
+    var idleFlushInterval: Duration? { get }
+}
+
+extension FramerConfiguration {
+    public var idleFlushInterval: Duration? { nil }
+}
+
+extension SilenceGapFraming {
+    /// Half the gap, so a frame ends at most 1.5 gaps after its last byte.
+    public var idleFlushInterval: Duration? { .milliseconds(max(1, gapMs / 2)) }
 }

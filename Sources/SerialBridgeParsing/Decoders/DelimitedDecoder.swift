@@ -14,7 +14,7 @@ public struct DelimitedDecoder: FrameDecoder {
 
     public func decode(_ frame: UnsafeRawBufferPointer) -> Result<[Value?], DecodeError> {
         // Column boundaries live on the stack: no allocation per frame for the split itself.
-        withUnsafeTemporaryAllocation(of: Range<Int>.self, capacity: configuration.columnCount + 1) { columns in
+        withUnsafeTemporaryAllocation(of: Range<Int>.self, capacity: configuration.columnCount) { columns in
             decode(frame, columns: columns)
         }
     }
@@ -27,7 +27,7 @@ public struct DelimitedDecoder: FrameDecoder {
         var index = 0
         let count = frame.count
         while true {
-            guard columnCount < columns.count else {
+            guard columnCount < configuration.columnCount else {
                 return .failure(DecodeError("expected \(configuration.columnCount) fields, found more"))
             }
             var start = index

@@ -3,7 +3,7 @@ import SerialBridgeJSON
 /// `decoding.type = "json"`: one JSON object per frame, e.g. `{"env":{"temp":21.5},"ok":true}`.
 ///
 /// The frame is parsed with the strict, depth-bounded ``JSONParser`` (untrusted input). Each field
-/// takes the value at its `path` (default: the field's name as a top-level key): keys separated by
+/// takes the value at its `path` (default: the field's name, read as a path): keys separated by
 /// dots, each optionally followed by array indexes, e.g. `env.temp` or `readings[2].v`.
 ///
 /// A path the frame does not have, or a JSON `null`, gives nil. The value must suit the field's
@@ -21,6 +21,7 @@ public struct JSONFrameDecoder: FrameDecoder {
     /// Creates a decoder.
     public init(_ configuration: JSONDecoding) { self.configuration = configuration }
 
+    /// Decodes one frame into one value (or nil) per configured field; never traps on any input.
     public func decode(_ frame: UnsafeRawBufferPointer) -> Result<[Value?], DecodeError> {
         let root: JSONNode
         do {
@@ -98,11 +99,11 @@ public struct JSONFieldPath: Sendable, Hashable, CustomStringConvertible {
 
     /// Parses a path: dot-separated non-empty keys, each optionally followed by `[n]` indexes
     /// (`n` a decimal integer ≥ 0). Keys cannot contain `.`, `[` or `]`.
-    /// - Returns: nil, with the reason, when the text is not such a path.
+    /// - Returns: the path, or why the text is not one.
     public static func parse(_ text: String) -> Result<JSONFieldPath, JSONFieldPathError> {
         var steps: [Step] = []
         for part in text.split(separator: ".", omittingEmptySubsequences: false) {
-            guard let bracket = part.firstIndex(of: "[") ?? Optional(part.endIndex) else { continue }
+            let bracket = part.firstIndex(of: "[") ?? part.endIndex
             let key = part[..<bracket]
             guard !key.isEmpty else { return .failure(JSONFieldPathError("empty key in path \"\(text)\"")) }
             guard !key.contains("]") else { return .failure(JSONFieldPathError("unexpected ']' in path \"\(text)\"")) }
@@ -159,13 +160,16 @@ public struct JSONFieldPathError: Error, Sendable, Hashable, CustomStringConvert
     /// What is wrong.
     public var message: String
 
-    init(_ message: String) { self.message = message }
+    /// Creates an error.
+    public init(_ message: String) { self.message = message }
 
+    /// The message.
     public var description: String { message }
 }
 
 /// Settings of ``JSONFrameDecoder``.
 public struct JSONDecoding: DecoderConfiguration, Hashable {
+    /// The `decoding.type` of this decoder: `json`.
     public static let type = "json"
 
     /// The fields, in output order.
@@ -221,5 +225,6 @@ public struct JSONDecoding: DecoderConfiguration, Hashable {
         self.paths = paths
     }
 
+    /// A decoder with these settings.
     public func makeDecoder() -> any FrameDecoder { JSONFrameDecoder(self) }
 }

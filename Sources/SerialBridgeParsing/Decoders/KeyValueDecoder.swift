@@ -26,6 +26,7 @@ public struct KeyValueDecoder: FrameDecoder {
         keys = configuration.keys.map { Array($0.utf8) }
     }
 
+    /// Decodes one frame into one value (or nil) per configured field; never traps on any input.
     public func decode(_ frame: UnsafeRawBufferPointer) -> Result<[Value?], DecodeError> {
         var found = [Range<Int>?](repeating: nil, count: keys.count)
         var remaining = keys.count
@@ -41,8 +42,8 @@ public struct KeyValueDecoder: FrameDecoder {
         }
         var values: [Value?] = []
         values.reserveCapacity(keys.count)
-        for (field, range) in zip(configuration.fields, found) {
-            guard let range, !range.isEmpty else {
+        for (index, field) in configuration.fields.enumerated() {
+            guard index < found.count, let range = found[index], !range.isEmpty else {
                 values.append(nil)
                 continue
             }
@@ -103,6 +104,7 @@ public struct KeyValueDecoder: FrameDecoder {
 
 /// Settings of ``KeyValueDecoder``.
 public struct KeyValueDecoding: DecoderConfiguration, Hashable {
+    /// The `decoding.type` of this decoder: `key-value`.
     public static let type = "key-value"
 
     /// Between pairs; `" "` means any run of spaces and tabs.
@@ -114,8 +116,9 @@ public struct KeyValueDecoding: DecoderConfiguration, Hashable {
     /// The key of each field.
     public var keys: [String]
 
-    /// Creates settings where each field's key is its name unless `keys` says otherwise.
-    /// The separators must be non-empty and different (not checked here; ``init(reading:)`` checks).
+    /// Creates settings where each field's key is its name unless `keys` (one per field) says
+    /// otherwise; a field without a key gets no value. The separators must be non-empty and
+    /// different (not checked here; ``init(reading:)`` checks).
     public init(pairSeparator: String = ",", separator: String = "=", fields: [FieldSpec], keys: [String]? = nil) {
         self.pairSeparator = pairSeparator
         self.separator = separator
@@ -174,5 +177,6 @@ public struct KeyValueDecoding: DecoderConfiguration, Hashable {
         self.keys = keys
     }
 
+    /// A decoder with these settings.
     public func makeDecoder() -> any FrameDecoder { KeyValueDecoder(self) }
 }

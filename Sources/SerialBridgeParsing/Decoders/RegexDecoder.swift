@@ -20,6 +20,7 @@ public struct RegexDecoder: FrameDecoder {
     /// Creates a decoder.
     public init(_ configuration: RegexDecoding) { self.configuration = configuration }
 
+    /// Decodes one frame into one value (or nil) per configured field; never traps on any input.
     public func decode(_ frame: UnsafeRawBufferPointer) -> Result<[Value?], DecodeError> {
         let text = String(decoding: frame, as: UTF8.self)
         let match: Regex<AnyRegexOutput>.Match?
@@ -50,6 +51,7 @@ public struct RegexDecoder: FrameDecoder {
 ///
 /// Two settings are equal when their pattern, fields and groups are.
 public struct RegexDecoding: DecoderConfiguration, Hashable {
+    /// The `decoding.type` of this decoder: `regex`.
     public static let type = "regex"
 
     /// The regular expression, in Swift Regex syntax (PCRE-like; named groups `(?<name>…)`).
@@ -125,12 +127,15 @@ public struct RegexDecoding: DecoderConfiguration, Hashable {
         self.compiled = CompiledRegex(regex)
     }
 
+    /// A decoder with these settings.
     public func makeDecoder() -> any FrameDecoder { RegexDecoder(self) }
 
+    /// True when pattern, fields and groups are equal (the compiled regex follows from the pattern).
     public static func == (lhs: RegexDecoding, rhs: RegexDecoding) -> Bool {
         lhs.pattern == rhs.pattern && lhs.fields == rhs.fields && lhs.groups == rhs.groups
     }
 
+    /// Hashes pattern, fields and groups.
     public func hash(into hasher: inout Hasher) {
         hasher.combine(pattern)
         hasher.combine(fields)
@@ -143,6 +148,10 @@ public struct RegexDecodingError: Error, Sendable, Hashable, CustomStringConvert
     /// What is wrong, e.g. `the pattern has no capture group named "t"`.
     public var message: String
 
+    /// Creates an error.
+    public init(message: String) { self.message = message }
+
+    /// The message.
     public var description: String { message }
 }
 
