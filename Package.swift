@@ -101,7 +101,7 @@ let package = Package(
             name: "SerialBridgeCLI",
             dependencies: [
                 "SerialBridgeGateway", "SerialBridgeSimulator", "SerialBridgeProfiles", "SerialBridgeParsing",
-                "SerialBridgeJSON",
+                "SerialBridgeJSON", "SerialBridgeProtocol",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),

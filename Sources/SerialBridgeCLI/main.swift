@@ -3,6 +3,7 @@ import Logging
 import SerialBridgeGateway
 import SerialBridgeJSON
 import SerialBridgeParsing
+import SerialBridgeProtocol
 import SerialBridgeProfiles
 import SerialBridgeSimulator
 import ServiceLifecycle
@@ -231,17 +232,7 @@ struct ReplayPrinter {
         for (field, value) in zip(fields, reading.values) {
             guard let value else { continue }
             writer.key(field.name)
-            switch value {
-            case .float(let number): writer.float(number)
-            case .integer(let number): writer.integer(number)
-            case .string(let text): writer.string(text)
-            case .boolean(let flag): writer.bool(flag)
-            case .bytes(let bytes):
-                writer.beginObject()
-                writer.key("base64")
-                writer.string(Base64.encode(bytes))
-                writer.endObject()
-            }
+            MessageCodec.writeValue(WireValue(value), into: &writer)
         }
         writer.endObject()
         writer.key("units")

@@ -104,14 +104,17 @@ public struct DeviceSession: Sendable {
                 }
                 // Silence ends frames: merge the reads with a ticker that lets the framer flush.
                 let (events, continuation) = AsyncStream<ByteBuffer?>.makeStream()
-                try await withThrowingTaskGroup(of: Void.self) { group in
+                await withTaskGroup(of: Void.self) { group in
                     group.addTask {
+                        // A read error ends the stream like end of file: the session then reopens.
                         defer { continuation.finish() }
-                        for try await buffer in inbound { continuation.yield(buffer) }
+                        do {
+                            for try await buffer in inbound { continuation.yield(buffer) }
+                        } catch {}
                     }
                     group.addTask {
                         while !Task.isCancelled {
-                            try await Task.sleep(for: interval)
+                            try? await Task.sleep(for: interval)
                             continuation.yield(nil)
                         }
                     }
@@ -149,7 +152,7 @@ public struct DeviceSession: Sendable {
 
 extension WireValue {
     /// The wire form of a decoded value.
-    init(_ value: Value) {
+    public init(_ value: Value) {
         switch value {
         case .float(let number): self = .float(number)
         case .integer(let number): self = .integer(number)

@@ -29,6 +29,8 @@ public enum CaptureFormat {
     public struct Failure: Error, Sendable, Hashable, CustomStringConvertible {
         /// What is wrong, with the file offset.
         public var message: String
+        /// Creates a failure.
+        public init(message: String) { self.message = message }
         public var description: String { message }
     }
 

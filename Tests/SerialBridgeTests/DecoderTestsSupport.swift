@@ -1,22 +1,10 @@
 import SerialBridgeJSON
 import SerialBridgeParsing
+import SerialBridgeSimulator
 import Testing
 
-/// SplitMix64 (Steele, Lea, Flood 2014): tiny, fast and seedable, so every smoke pass replays the
-/// same inputs on every machine.
-struct DecoderSmokeGenerator: RandomNumberGenerator {
-    private var state: UInt64
-
-    init(seed: UInt64) { state = seed }
-
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
-}
+/// The simulator's seeded generator, so every smoke pass replays the same inputs on every machine.
+typealias DecoderSmokeGenerator = SerialBridgeSimulator.SplitMix64
 
 /// The outcome of reading a `decoding` section: the configuration, and the errors as
 /// `JSON-PATH: message`.

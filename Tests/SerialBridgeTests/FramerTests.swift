@@ -1,5 +1,6 @@
 import SerialBridgeJSON
 import SerialBridgeParsing
+import SerialBridgeSimulator
 import Testing
 
 // Shared support for the binary framer suites (FramerTests*.swift): a recorder that feeds chunks
@@ -203,20 +204,8 @@ func smokeFramer<F: BufferedFramer>(
     #expect(frames >= 1000 && rejections >= 1000, "\(frames) frames, \(rejections) rejections", sourceLocation: sourceLocation)
 }
 
-/// SplitMix64 (Steele, Lea, Flood 2014): a tiny seeded generator, so random tests replay exactly.
-struct FramerSmokeGenerator: RandomNumberGenerator {
-    private var state: UInt64
-
-    init(seed: UInt64) { state = seed }
-
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
-}
+/// The simulator's seeded generator, so random tests replay exactly.
+typealias FramerSmokeGenerator = SerialBridgeSimulator.SplitMix64
 
 /// Bytes from hex text with optional spaces, e.g. `"42 4D 00 1C"`. Test literals only.
 func framerHex(_ text: String) -> [UInt8] {
