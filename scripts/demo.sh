@@ -1,9 +1,9 @@
 #!/usr/bin/env bash
-# The demo: a server, two simulated sensors on pseudo-terminals and a gateway, with generated
+# The demo: a server, five simulated sensors (one per shipped profile) on pseudo-terminals and a gateway, with generated
 # config and token. Prints the dashboard URL; Ctrl-C stops everything and leaves nothing running.
 #
 #   scripts/demo.sh            run until Ctrl-C (port 8080, or a free one if 8080 is taken)
-#   scripts/demo.sh --check    start, wait until both devices report through the server, stop
+#   scripts/demo.sh --check    start, wait until every device reports through the server, stop
 #
 # State lives in .demo/ (database, tokens, config, logs); delete it to start afresh.
 set -euo pipefail
@@ -54,13 +54,27 @@ for _ in $(seq 1 300); do [ -s "$demo/port" ] && break; sleep 0.1; done
 [ -s "$demo/port" ] || { echo "error: the server did not start; see $demo/logs/server.log" >&2; tail -5 "$demo/logs/server.log" >&2; exit 1; }
 port="$(cat "$demo/port")"
 
-"$bin/serialbridge" simulate DeviceProfiles/generic-csv-lines.json --link "$demo/dev/greenhouse" --rate 2 --seed 1 \
-    > "$demo/logs/sim-greenhouse.log" 2>&1 &
-pids+=($!)
-"$bin/serialbridge" simulate DeviceProfiles/generic-csv-lines.json --link "$demo/dev/cellar" --rate 5 --seed 2 \
-    > "$demo/logs/sim-cellar.log" 2>&1 &
-pids+=($!)
-for _ in $(seq 1 100); do [ -e "$demo/dev/greenhouse" ] && [ -e "$demo/dev/cellar" ] && break; sleep 0.1; done
+# One simulated device per shipped streaming profile: device id, profile, outputs per second.
+devices=(
+    "greenhouse generic-csv-lines 2"
+    "cellar generic-json-lines 5"
+    "street-pm plantower-pms5003 1"
+    "roof-dust nova-sds011 1"
+    "van-gps nmea-gps 1"
+)
+ports_json=""
+for entry in "${devices[@]}"; do
+    read -r device profile rate <<< "$entry"
+    "$bin/serialbridge" simulate "DeviceProfiles/$profile.json" --link "$demo/dev/$device" --rate "$rate" \
+        > "$demo/logs/sim-$device.log" 2>&1 &
+    pids+=($!)
+    ports_json+="${ports_json:+,}
+    { \"device\": \"$device\", \"path\": \"dev/$device\", \"profile\": \"$profile\" }"
+done
+for entry in "${devices[@]}"; do
+    read -r device _ <<< "$entry"
+    for _ in $(seq 1 100); do [ -e "$demo/dev/$device" ] && break; sleep 0.1; done
+done
 
 cat > "$demo/gateway.json" <<JSON
 {
@@ -68,9 +82,7 @@ cat > "$demo/gateway.json" <<JSON
   "server": { "url": "ws://127.0.0.1:$port/gateway/v1", "tokenFile": "token" },
   "stateDirectory": "state",
   "profileFolders": ["../DeviceProfiles"],
-  "ports": [
-    { "device": "greenhouse", "path": "dev/greenhouse", "profile": "generic-csv-lines" },
-    { "device": "cellar", "path": "dev/cellar", "profile": "generic-csv-lines" }
+  "ports": [$ports_json
   ]
 }
 JSON
@@ -85,14 +97,19 @@ echo
 
 if $check; then
     for _ in $(seq 1 600); do
-        devices="$(curl -fsS "http://127.0.0.1:$port/api/devices" 2>/dev/null || true)"
-        if [[ "$devices" == *'"device":"cellar"'* && "$devices" == *'"device":"greenhouse"'* ]]; then
-            echo "demo check: both devices reported through the server"
+        listed="$(curl -fsS "http://127.0.0.1:$port/api/devices" 2>/dev/null || true)"
+        missing=0
+        for entry in "${devices[@]}"; do
+            read -r device _ <<< "$entry"
+            [[ "$listed" == *"\"device\":\"$device\""* ]] || missing=1
+        done
+        if [ "$missing" -eq 0 ]; then
+            echo "demo check: all ${#devices[@]} simulated devices reported through the server"
             exit 0
         fi
         sleep 0.1
     done
-    echo "demo check: FAILED, devices did not report within 60 s" >&2
+    echo "demo check: FAILED, not every device reported within 60 s: $listed" >&2
     tail -20 "$demo"/logs/*.log >&2
     exit 1
 fi

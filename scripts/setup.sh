@@ -33,3 +33,19 @@ sb_install_packages() {
         exit 1
     fi
 }
+
+# Python modules the tests use to check our output against independent implementations.
+sb_python_modules() {
+    local missing=()
+    for module in "$@"; do
+        python3 -c "import $module" 2>/dev/null || missing+=("$module")
+    done
+    [ ${#missing[@]} -eq 0 ] && return 0
+    echo "==> installing Python modules: ${missing[*]}"
+    if ! python3 -m pip install --quiet "${missing[@]}" 2>/dev/null; then
+        # Debian's own python3 refuses pip installs (PEP 668): use its packages instead.
+        local debian=()
+        for module in "${missing[@]}"; do debian+=("python3-$module"); done
+        sb_install_packages "${debian[@]}"
+    fi
+}

@@ -66,7 +66,7 @@ function render(d) {
     span.dataset.name = name;
     span.append(name + " ");
     const b = document.createElement("b");
-    b.textContent = typeof value === "number" ? String(value) : JSON.stringify(value);
+    b.textContent = format(value);
     span.appendChild(b);
     const unit = (d.units || {})[name];
     if (unit) { const u = document.createElement("span"); u.className = "unit"; u.textContent = unit; span.appendChild(u); }
@@ -79,6 +79,13 @@ function render(d) {
   document.getElementById("empty").style.display = "none";
   document.getElementById("count").textContent = devices.size + " device" + (devices.size === 1 ? "" : "s");
   updateAges();
+}
+
+function format(value) {
+  if (typeof value === "number") return Number.isInteger(value) ? String(value) : String(Math.round(value * 1e6) / 1e6);
+  if (typeof value === "string") return value;
+  if (value && typeof value.base64 === "string") return "⟨" + Math.floor(value.base64.length * 3 / 4) + " bytes⟩";
+  return JSON.stringify(value);
 }
 
 function updateAges() {
