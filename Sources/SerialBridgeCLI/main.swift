@@ -201,92 +201,36 @@ struct TestProfile: AsyncParsableCommand {
         } else {
             records = [CaptureFormat.Record(time: 0, bytes: bytes)]
         }
-        var output = ReplayPrinter(fields: DeviceParser(spec: loaded.parsing).outputFields)
-        var parser = DeviceParser(spec: loaded.parsing)
-        for record in records {
-            parser.flush(at: record.time, onReading: { output.reading($0) }, onRejection: { output.rejection($0) })
-            record.bytes.withUnsafeBytes { chunk in
-                parser.feed(chunk, at: record.time, onReading: { output.reading($0) }, onRejection: { output.rejection($0) })
-            }
+        var output: [UInt8] = []
+        let counters = ProfileReplay.replay(records, spec: loaded.parsing) { line in
+            output.append(contentsOf: line)
+            output.append(0x0A)
+            if output.count > 1 << 16 { FileHandleOutput.write(1, &output) }
         }
-        // The capture is over: a time-based framer ends its last frame.
-        parser.flush(at: (records.last?.time ?? 0) &+ 3_600_000_000_000, onReading: { output.reading($0) }, onRejection: { output.rejection($0) })
-        output.finish()
-        let counters = parser.counters
+        FileHandleOutput.write(1, &output)
         FileHandleOutput.standardError(
             "\(counters.readings) readings, \(counters.framingErrors) framing errors, \(counters.checksumErrors) checksum errors, \(counters.decodeErrors) decode errors, \(counters.framer.bytes) bytes\n"
         )
     }
 }
 
-/// Prints replay results as JSON lines, buffered.
-struct ReplayPrinter {
-    let fields: [OutputField]
-    var buffer: [UInt8] = []
-
-    mutating func reading(_ reading: ParsedReading) {
-        var writer = JSONWriter()
-        writer.beginObject()
-        writer.key("values")
-        writer.beginObject()
-        for (field, value) in zip(fields, reading.values) {
-            guard let value else { continue }
-            writer.key(field.name)
-            MessageCodec.writeValue(WireValue(value), into: &writer)
-        }
-        writer.endObject()
-        writer.key("units")
-        writer.beginObject()
-        for (field, value) in zip(fields, reading.values) where value != nil {
-            if let unit = field.unit {
-                writer.key(field.name)
-                writer.string(unit)
-            }
-        }
-        writer.endObject()
-        if !reading.outOfRange.isEmpty {
-            writer.key("outOfRange")
-            writer.beginArray()
-            for name in reading.outOfRange { writer.string(name) }
-            writer.endArray()
-        }
-        writer.endObject()
-        line(writer.bytes)
-    }
-
-    mutating func rejection(_ rejection: Rejection) {
-        var writer = JSONWriter()
-        writer.beginObject()
-        writer.key("error"); writer.string(rejection.message)
-        writer.key("stage"); writer.string(rejection.stage.rawValue)
-        writer.key("offset"); writer.integer(Int64(clamping: rejection.offset))
-        writer.endObject()
-        line(writer.bytes)
-    }
-
-    mutating func line(_ bytes: [UInt8]) {
-        buffer.append(contentsOf: bytes)
-        buffer.append(0x0A)
-        if buffer.count > 1 << 16 { finish() }
-    }
-
-    mutating func finish() {
+/// Writes to standard output and error without Foundation.
+enum FileHandleOutput {
+    /// Writes and empties `buffer`.
+    static func write(_ descriptor: Int32, _ buffer: inout [UInt8]) {
         buffer.withUnsafeBytes { raw in
             var offset = 0
-            while offset < raw.count {
-                let written = write(1, raw.baseAddress! + offset, raw.count - offset)
+            while offset < raw.count, let base = raw.baseAddress {
+                let written = Glibc.write(descriptor, base + offset, raw.count - offset)
                 if written <= 0 { return }
                 offset += written
             }
         }
         buffer.removeAll(keepingCapacity: true)
     }
-}
 
-/// Writes to standard error without Foundation.
-enum FileHandleOutput {
     static func standardError(_ text: String) {
         var bytes = Array(text.utf8)
-        _ = bytes.withUnsafeMutableBytes { write(2, $0.baseAddress, $0.count) }
+        _ = bytes.withUnsafeMutableBytes { Glibc.write(2, $0.baseAddress, $0.count) }
     }
 }
