@@ -29,6 +29,14 @@ let package = Package(
     targets: [
         // C shims for what Glibc does not expose to Swift: pseudo-terminals and termios2 baud rates.
         .target(name: "CSerialSupport"),
+        // libudev: tty enumeration, USB parent sysattrs and the netlink monitor.
+        .systemLibrary(name: "CUdev", pkgConfig: "libudev", providers: [.apt(["libudev-dev"])]),
+        // Serial devices as libudev sees them: enumeration, derived USB properties, stable ids, the watcher.
+        .target(
+            name: "SerialBridgeDevices",
+            dependencies: ["CUdev", "SerialBridgeProfiles"],
+            swiftSettings: strictSettings
+        ),
         // termios serial ports and pseudo-terminals.
         .target(
             name: "SerialBridgeSerial",
@@ -102,6 +110,7 @@ let package = Package(
             dependencies: [
                 "SerialBridgeGateway", "SerialBridgeSimulator", "SerialBridgeProfiles", "SerialBridgeParsing",
                 "SerialBridgeJSON", "SerialBridgeProtocol",
+                "SerialBridgeDevices",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
@@ -146,6 +155,7 @@ let package = Package(
                 "SerialBridgeSerial", "SerialBridgeProfiles", "SerialBridgeParsing", "SerialBridgeJSON",
                 "SerialBridgeProtocol", "SerialBridgeUplink", "SerialBridgeGateway", "CSerialSupport", "SerialBridgeFuzzing",
                 "SerialBridgeSimulator", "SerialBridgeServer",
+                "SerialBridgeDevices",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "GRDB", package: "GRDB.swift"),
