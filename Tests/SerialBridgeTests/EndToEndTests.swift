@@ -68,6 +68,15 @@ func writeGatewayConfig(
     in dir: TemporaryDirectory, port: Int, devicePath: String, token: String = TestServer.token,
     gateway: String = "gw-test"
 ) throws -> String {
+    try writeGatewayConfig(in: dir, port: port, devices: [("sensor-1", devicePath)], token: token, gateway: gateway)
+}
+
+func writeGatewayConfig(
+    in dir: TemporaryDirectory, port: Int, devices: [(id: String, path: String)], token: String = TestServer.token,
+    gateway: String = "gw-test"
+) throws -> String {
+    let ports = devices.map { #"{ "device": "\#($0.id)", "path": "\#($0.path)", "profile": "generic-csv-lines" }"# }
+        .joined(separator: ",\n    ")
     try dir.write("token", token + "\n")
     try dir.write("gateway.json", """
     {
@@ -75,7 +84,7 @@ func writeGatewayConfig(
       "server": { "url": "ws://127.0.0.1:\(port)/gateway/v1", "tokenFile": "token" },
       "stateDirectory": "state",
       "profileFolders": ["\(Repository.profiles)"],
-      "ports": [ { "device": "sensor-1", "path": "\(devicePath)", "profile": "generic-csv-lines" } ],
+      "ports": [ \(ports) ],
       "reconnect": { "initialDelayMs": 20, "maxDelayMs": 200 },
       "logLevel": "debug"
     }
@@ -144,6 +153,62 @@ struct EndToEndTests {
         #expect(readings.map(\.id.sequence) == Array(1...200))
         try await gateway.stop()
         try await restarted.stop()
+    }
+
+    @Test func sixtyFourDevicesAtOnceDeliverEveryReadingInOrderPerDevice() async throws {
+        let logs = LogCapture()
+        let server = try await TestServer(gateway: "gw-test", logger: logs.logger("server"))
+        let devices = try (0..<64).map { _ in try PseudoTerminal() }
+        defer { devices.forEach { $0.close() } }
+        let dir = try TemporaryDirectory()
+        let config = try writeGatewayConfig(
+            in: dir, port: server.port,
+            devices: devices.enumerated().map { (id: "dev-\($0.offset)", path: $0.element.slavePath) }
+        )
+        let gateway = try TestGateway(configFile: config, logger: logs.logger("gateway"))
+        // Every device writes its 300 readings as fast as it can, all devices at once.
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            for (index, device) in devices.enumerated() {
+                group.addTask {
+                    for n in 1...300 { try device.write(Array("\(n),\(index)\n".utf8)) }
+                }
+            }
+            try await group.waitForAll()
+        }
+        try await eventually("19,200 readings stored", timeout: .seconds(120)) {
+            try await server.store.devices().reduce(0) { $0 + $1.readingCount } == 64 * 300
+        }
+        for index in 0..<64 {
+            let readings = try await server.store.readings(gateway: "gw-test", device: "dev-\(index)", limit: 1000)
+            #expect(readings.map(\.valuesJSON) == (1...300).map { #"{"temperature":\#($0).0,"humidity":\#(index).0}"# }, "device \(index)")
+        }
+        try await gateway.stop()
+        try await server.stop()
+    }
+
+    @Test func aDeviceThatGoesAwayIsReopenedWhenItComesBack() async throws {
+        let logs = LogCapture()
+        let server = try await TestServer(gateway: "gw-test", logger: logs.logger("server"))
+        let dir = try TemporaryDirectory()
+        let link = dir.file("ttyVIRTUAL0")
+        let first = try PseudoTerminal()
+        try first.link(at: link)
+        let config = try writeGatewayConfig(in: dir, port: server.port, devicePath: link)
+        let gateway = try TestGateway(configFile: config, logger: logs.logger("gateway"))
+        for n in 1...10 { try first.write(Array("\(n),1\n".utf8)) }
+        try await eventually("10 stored") { try await storedCount(server) == 10 }
+        // Unplugged: the tty hangs up (reads end with EIO), the session ends and starts retrying.
+        first.close()
+        try await eventually("detach noticed") { logs.count(containing: "detached") >= 1 }
+        // Plugged back in at the same path (a new tty behind the same link).
+        let second = try PseudoTerminal()
+        defer { second.close() }
+        try second.link(at: link)
+        try await eventually("reopened") { logs.count(containing: "opened \(link)") >= 2 }
+        for n in 11...20 { try second.write(Array("\(n),1\n".utf8)) }
+        try await eventually("20 stored") { try await storedCount(server) == 20 }
+        try await gateway.stop()
+        try await server.stop()
     }
 
     @Test func aWrongTokenIsLoggedAsRefusedAndRetriedWithBackoff() async throws {
