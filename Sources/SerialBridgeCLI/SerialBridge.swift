@@ -84,8 +84,12 @@ struct Simulate: AsyncParsableCommand {
     @Option(name: .long, help: "Stop after this many outputs.")
     var count: Int?
 
+    @Option(name: .long, help: "Simulate this many devices, linked at PATH-0, PATH-1, … (one process, one task each).")
+    var devices = 1
+
     func validate() throws {
         guard rate > 0, rate <= 1_000_000 else { throw ValidationError("--rate must be between 0 and 1000000") }
+        guard (1...1024).contains(devices) else { throw ValidationError("--devices must be from 1 to 1024") }
     }
 
     func run() async throws {
@@ -98,20 +102,27 @@ struct Simulate: AsyncParsableCommand {
             FileHandleOutput.standardError("\(error)\n")
             throw ExitCode(2)
         }
-        let runner: SimulatorRunner
+        let links = devices == 1 ? [link] : (0..<devices).map { "\(link)-\($0)" }
+        var runners: [SimulatorRunner] = []
+        defer {
+            for (runner, path) in zip(runners, links) {
+                unlink(path)
+                runner.terminal.close()
+            }
+        }
         do {
-            runner = try SimulatorRunner(profile: loaded, rate: rate, link: link, seed: seed)
+            for (index, path) in links.enumerated() {
+                runners.append(try SimulatorRunner(profile: loaded, rate: rate, link: path, seed: seed &+ UInt64(index)))
+            }
         } catch {
             FileHandleOutput.standardError("error: \(error)\n")
             throw ExitCode(1)
         }
-        logger.info("simulating \(loaded.name) on \(runner.terminal.slavePath) (link \(link)) at \(rate)/s")
-        let service = SimulatorService(runner: runner, count: count)
-        let group = ServiceGroup(services: [service], gracefulShutdownSignals: [.sigterm, .sigint], logger: logger)
-        defer {
-            unlink(link)
-            runner.terminal.close()
+        for (runner, path) in zip(runners, links) {
+            logger.info("simulating \(loaded.name) on \(runner.terminal.slavePath) (link \(path)) at \(rate)/s")
         }
+        let services = runners.map { SimulatorService(runner: $0, count: count) as any Service }
+        let group = ServiceGroup(services: services, gracefulShutdownSignals: [.sigterm, .sigint], logger: logger)
         try await group.run()
     }
 }

@@ -40,28 +40,44 @@ public struct DeviceSession: Sendable {
         var backoff = Backoff(initial: .milliseconds(200), cap: .seconds(10))
         var random = SystemRandomNumberGenerator()
         var lastError: String?
+        var totals = SessionTotals()
         while !Task.isCancelled {
             do {
                 let port = try SerialPort.open(path: path, settings: profile.serial)
                 lastError = nil
                 logger.info("opened \(path) at \(profile.serial) with profile \(profile.name)")
+                report(.attached, totals: totals)
                 backoff.reset()
-                await read(port)
+                let (counters, ending) = await read(port)
                 port.close()
-                if Task.isCancelled { return }
-                logger.warning("device \(path) detached (end of data); waiting for it to return")
+                totals.add(counters)
+                totals.reopens += 1
+                if Task.isCancelled {
+                    report(.detached, message: "gateway stopping", totals: totals)
+                    return
+                }
+                logger.warning("device \(path) detached (\(ending)); waiting for it to return")
+                report(.detached, message: ending, totals: totals)
             } catch {
-                // Log a repeated failure once, not at every retry.
+                // Log and report a repeated failure once, not at every retry.
                 if lastError != error.description {
                     logger.error("\(error); retrying")
                     lastError = error.description
+                    report(.error, message: error.description, totals: totals)
                 }
             }
             try? await Task.sleep(for: backoff.nextDelay(using: &random))
         }
     }
 
-    private func read(_ port: SerialPort) async {
+    private func report(_ kind: DeviceEvent.Kind, message: String? = nil, totals: SessionTotals) {
+        queue.enqueue(
+            device: device, kind: kind, profile: profile.name, path: path,
+            timestamp: Self.currentMilliseconds(), message: message, counters: totals.named
+        )
+    }
+
+    private func read(_ port: SerialPort) async -> (ParserCounters, String) {
         var parser = DeviceParser(spec: profile.parsing)
         let encoder = ReadingEncoder(
             gateway: queue.gateway, device: device, profile: profile.name,
@@ -129,12 +145,15 @@ public struct DeviceSession: Sendable {
                 }
             }
         } catch is CancellationError {
-            return
+            return (parser.counters, "cancelled")
         } catch {
             if !Task.isCancelled { logger.warning("read from \(path) ended: \(error)") }
+            let counters = parser.counters
+            return (counters, "read error: \(error)")
         }
         let counters = parser.counters
         logger.info("session ended: \(counters.framer.bytes) bytes, \(counters.readings) readings, \(counters.decodeErrors) decode errors, \(counters.checksumErrors) checksum errors, \(counters.framingErrors) framing errors")
+        return (counters, "end of data")
     }
 
     static func monotonicNanoseconds() -> UInt64 {
@@ -147,6 +166,38 @@ public struct DeviceSession: Sendable {
         var now = timespec()
         clock_gettime(CLOCK_REALTIME, &now)
         return Int64(now.tv_sec) * 1000 + Int64(now.tv_nsec) / 1_000_000
+    }
+}
+
+/// A device's counters over all its sessions since the gateway started.
+struct SessionTotals {
+    var counters = ParserCounters()
+    var reopens: Int64 = 0
+
+    mutating func add(_ session: ParserCounters) {
+        counters.framer.bytes &+= session.framer.bytes
+        counters.framer.frames &+= session.framer.frames
+        counters.framer.resyncs &+= session.framer.resyncs
+        counters.readings &+= session.readings
+        counters.decodeErrors &+= session.decodeErrors
+        counters.checksumErrors &+= session.checksumErrors
+        counters.framingErrors &+= session.framingErrors
+        counters.outOfRange &+= session.outOfRange
+    }
+
+    /// The counters as `device` events carry them.
+    var named: [(String, Int64)] {
+        [
+            ("bytes", Int64(clamping: counters.framer.bytes)),
+            ("frames", Int64(clamping: counters.framer.frames)),
+            ("readings", Int64(clamping: counters.readings)),
+            ("decodeErrors", Int64(clamping: counters.decodeErrors)),
+            ("checksumErrors", Int64(clamping: counters.checksumErrors)),
+            ("framingErrors", Int64(clamping: counters.framingErrors)),
+            ("resyncs", Int64(clamping: counters.framer.resyncs)),
+            ("outOfRange", Int64(clamping: counters.outOfRange)),
+            ("reopens", reopens),
+        ]
     }
 }
 

@@ -91,6 +91,9 @@ public struct ParserCounters: Sendable, Hashable {
     public var framingErrors: UInt64 = 0
     /// Frames that decoded to no value at all (e.g. NMEA sentences the profile does not use).
     public var ignoredFrames: UInt64 = 0
+
+    /// Zero counters.
+    public init() {}
 }
 
 /// A device's whole parsing chain, bytes → frames → checked frames → values → readings.

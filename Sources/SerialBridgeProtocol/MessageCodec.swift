@@ -50,6 +50,25 @@ public enum MessageCodec {
         case .reading(let reading):
             writer.key("type"); writer.string("reading")
             writeReadingFields(reading, into: &writer)
+        case .device(let event):
+            writer.key("type"); writer.string("device")
+            writer.key("gateway"); writer.string(event.gateway)
+            writer.key("epoch"); writer.integer(event.id.epoch)
+            writer.key("seq"); writer.integer(event.id.sequence)
+            writer.key("device"); writer.string(event.device)
+            writer.key("event"); writer.string(event.kind.rawValue)
+            writer.key("profile"); writer.string(event.profile)
+            writer.key("path"); writer.string(event.path)
+            writer.key("ts"); writer.integer(event.timestamp)
+            if let message = event.message {
+                writer.key("message"); writer.string(message)
+            }
+            writer.key("counters")
+            writer.beginObject()
+            for (name, value) in event.counters {
+                writer.key(name); writer.integer(value)
+            }
+            writer.endObject()
         case .ack(let ack):
             writer.key("type"); writer.string("ack")
             writer.key("epoch"); writer.integer(ack.id.epoch)
@@ -156,6 +175,32 @@ public enum MessageCodec {
             ))
         case "reading":
             return .reading(try decodeReading(root, fields: &fields))
+        case "device":
+            let kindText = try fields.string("event")
+            guard let kind = DeviceEvent.Kind(rawValue: kindText) else {
+                throw MessageDecodingError("device.event must be attached, detached or error, not \"\(kindText)\"")
+            }
+            var counters: [(String, Int64)] = []
+            if let node = root["counters"] {
+                guard case .object(let pairs) = node else { throw MessageDecodingError("device.counters must be an object") }
+                for (name, value) in pairs {
+                    guard case .integer(let number) = value else { throw MessageDecodingError("device.counters.\(name) must be an integer") }
+                    counters.append((name, number))
+                }
+            }
+            var message: String?
+            if let node = root["message"] {
+                guard case .string(let text) = node else { throw MessageDecodingError("device.message must be a string") }
+                message = text
+            }
+            let epoch = try fields.integer("epoch")
+            let sequence = try fields.integer("seq")
+            guard epoch > 0, sequence > 0 else { throw MessageDecodingError("device epoch and seq must be positive") }
+            return .device(DeviceEvent(
+                gateway: try fields.string("gateway"), id: ReadingID(epoch: epoch, sequence: sequence),
+                device: try fields.string("device"), kind: kind, profile: try fields.string("profile"),
+                path: try fields.string("path"), timestamp: try fields.integer("ts"), message: message, counters: counters
+            ))
         case "ack":
             return .ack(Ack(id: ReadingID(epoch: try fields.integer("epoch"), sequence: try fields.integer("seq"))))
         case "ping":

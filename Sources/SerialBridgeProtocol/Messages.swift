@@ -149,6 +149,64 @@ public struct Heartbeat: Sendable, Hashable {
     }
 }
 
+/// `device`: a device session's state changed (attached, detached, error), with its counters.
+///
+/// Numbered like readings (same epoch and sequence), so it is acknowledged and stored once.
+public struct DeviceEvent: Sendable, Hashable {
+    /// What happened.
+    public enum Kind: String, Sendable, Hashable, CaseIterable {
+        case attached, detached, error
+    }
+
+    /// Gateway id.
+    public var gateway: String
+    /// Identity within the gateway.
+    public var id: ReadingID
+    /// Device id.
+    public var device: String
+    /// What happened.
+    public var kind: Kind
+    /// Profile bound to the device.
+    public var profile: String
+    /// Port path.
+    public var path: String
+    /// When, milliseconds since 1970 UTC.
+    public var timestamp: Int64
+    /// Why, for `error` and `detached`.
+    public var message: String?
+    /// Counters of the session so far, by name (bytes, frames, readings, decodeErrors, …).
+    public var counters: [(String, Int64)]
+
+    /// Creates an event.
+    public init(
+        gateway: String, id: ReadingID, device: String, kind: Kind, profile: String, path: String,
+        timestamp: Int64, message: String? = nil, counters: [(String, Int64)] = []
+    ) {
+        self.gateway = gateway
+        self.id = id
+        self.device = device
+        self.kind = kind
+        self.profile = profile
+        self.path = path
+        self.timestamp = timestamp
+        self.message = message
+        self.counters = counters
+    }
+
+    public static func == (lhs: DeviceEvent, rhs: DeviceEvent) -> Bool {
+        lhs.gateway == rhs.gateway && lhs.id == rhs.id && lhs.device == rhs.device && lhs.kind == rhs.kind
+            && lhs.profile == rhs.profile && lhs.path == rhs.path && lhs.timestamp == rhs.timestamp
+            && lhs.message == rhs.message && lhs.counters.elementsEqual(rhs.counters, by: { $0 == $1 })
+    }
+
+    public func hash(into hasher: inout Hasher) {
+        hasher.combine(gateway)
+        hasher.combine(id)
+        hasher.combine(device)
+        hasher.combine(kind)
+    }
+}
+
 /// `error`: the peer explains what it rejected before (possibly) closing.
 public struct ProtocolErrorMessage: Sendable, Hashable {
     /// A stable machine-readable code, e.g. `bad-message`, `gateway-mismatch`.
@@ -168,6 +226,7 @@ public enum Message: Sendable, Hashable {
     case hello(Hello)
     case welcome(Welcome)
     case reading(Reading)
+    case device(DeviceEvent)
     case ack(Ack)
     case ping(Heartbeat)
     case pong(Heartbeat)

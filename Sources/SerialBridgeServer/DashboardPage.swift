@@ -74,6 +74,8 @@ function render(d) {
   }
   row.cells[5].textContent = d.readings;
   row.dataset.ts = d.lastTs;
+  row.dataset.state = d.state || "";
+  row.dataset.message = d.stateMessage || "";
   row.classList.add("flash");
   requestAnimationFrame(() => requestAnimationFrame(() => row.classList.remove("flash")));
   document.getElementById("empty").style.display = "none";
@@ -93,6 +95,12 @@ function updateAges() {
   for (const row of tbody.rows) {
     const age = Math.max(0, (now - Number(row.dataset.ts)) / 1000);
     const cell = row.cells[4];
+    const state = row.dataset.state;
+    if (state === "detached" || state === "error") {
+      cell.textContent = state + (row.dataset.message ? ": " + row.dataset.message : "");
+      cell.className = "age dead";
+      continue;
+    }
     cell.textContent = age < 1 ? "just now" : age < 120 ? Math.round(age) + " s ago" : Math.round(age / 60) + " min ago";
     cell.className = "age " + (age < 10 ? "fresh" : age < 120 ? "stale" : "dead");
   }
@@ -109,9 +117,15 @@ function connect() {
   ws.onopen = () => { link.textContent = "live"; link.className = "up"; loadDevices().catch(() => {}); };
   ws.onmessage = (event) => {
     const m = JSON.parse(event.data);
+    if (m.type === "device") {
+      const known = devices.get(m.id);
+      if (known) { known.state = m.state; known.stateMessage = m.message || ""; render(known); }
+      return;
+    }
     if (m.type !== "reading") return;
     const d = devices.get(m.id) || { id: m.id, gateway: m.gateway, device: m.device, readings: 0 };
     d.profile = m.profile; d.values = m.values; d.units = m.units; d.lastTs = m.ts; d.readings = (d.readings || 0) + 1;
+    d.state = "attached"; d.stateMessage = "";
     devices.set(m.id, d);
     render(d);
   };

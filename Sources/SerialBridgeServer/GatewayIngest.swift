@@ -66,6 +66,16 @@ struct GatewayIngest: Sendable {
                     stored += fresh.count
                     try await send(.ack(Ack(id: reading.id)), outbound)
                     for reading in fresh { feed.publish(LiveMessage.reading(reading)) }
+                case .device(let event):
+                    guard greeted, event.gateway == gateway else {
+                        try await refuse(greeted ? "gateway-mismatch" : "no-hello", "device event for \"\(event.gateway)\"", outbound, logger)
+                        return
+                    }
+                    if try await store.insert(event, receivedAt: Self.nowMilliseconds()) {
+                        logger.info("device \(event.device) \(event.kind.rawValue)\(event.message.map { ": \($0)" } ?? "")")
+                        feed.publish(LiveMessage.device(event))
+                    }
+                    try await send(.ack(Ack(id: event.id)), outbound)
                 case .ping(let beat):
                     try await send(.pong(Heartbeat(timestamp: beat.timestamp, serverTimestamp: Self.nowMilliseconds())), outbound)
                 case .pong, .ack, .welcome, .error:
@@ -98,6 +108,23 @@ struct GatewayIngest: Sendable {
 
 /// Messages pushed to dashboards over `/api/live`.
 enum LiveMessage {
+    static func device(_ event: DeviceEvent) -> String {
+        var writer = JSONWriter(capacity: 200)
+        writer.beginObject()
+        writer.key("type"); writer.string("device")
+        writer.key("id"); writer.string("\(event.gateway):\(event.device)")
+        writer.key("gateway"); writer.string(event.gateway)
+        writer.key("device"); writer.string(event.device)
+        writer.key("profile"); writer.string(event.profile)
+        writer.key("state"); writer.string(event.kind.rawValue)
+        writer.key("ts"); writer.integer(event.timestamp)
+        if let message = event.message {
+            writer.key("message"); writer.string(message)
+        }
+        writer.endObject()
+        return String(decoding: writer.bytes, as: UTF8.self)
+    }
+
     static func reading(_ reading: Reading) -> String {
         var writer = JSONWriter(capacity: 200)
         writer.beginObject()

@@ -20,6 +20,10 @@ public struct DeviceSummary: Sendable, Hashable {
     public var unitsJSON: String
     /// Readings stored.
     public var readingCount: Int64
+    /// Latest session state reported by the gateway (`attached`, `detached`, `error`), if any.
+    public var state: String?
+    /// The message of the latest state, e.g. why the port could not be opened.
+    public var stateMessage: String?
 }
 
 /// A stored reading as the API returns it.
@@ -69,6 +73,29 @@ public final class ReadingStore: Sendable {
                     readings INTEGER NOT NULL,
                     PRIMARY KEY (gateway, device)
                 ) WITHOUT ROWID;
+                CREATE TABLE IF NOT EXISTS device_events (
+                    gateway TEXT NOT NULL,
+                    epoch INTEGER NOT NULL,
+                    seq INTEGER NOT NULL,
+                    device TEXT NOT NULL,
+                    event TEXT NOT NULL,
+                    profile TEXT NOT NULL,
+                    path TEXT NOT NULL,
+                    ts INTEGER NOT NULL,
+                    received INTEGER NOT NULL,
+                    message TEXT,
+                    counters TEXT NOT NULL,
+                    PRIMARY KEY (gateway, epoch, seq)
+                ) WITHOUT ROWID;
+                CREATE TABLE IF NOT EXISTS device_state (
+                    gateway TEXT NOT NULL,
+                    device TEXT NOT NULL,
+                    state TEXT NOT NULL,
+                    ts INTEGER NOT NULL,
+                    message TEXT,
+                    counters TEXT NOT NULL,
+                    PRIMARY KEY (gateway, device)
+                ) WITHOUT ROWID;
                 """)
         }
     }
@@ -105,10 +132,58 @@ public final class ReadingStore: Sendable {
         }
     }
 
-    /// The newest identity stored for `gateway`.
+    /// Stores a device event once; true when it was new. The device's current state follows the
+    /// newest event by identity, so a resent old event never overrides a newer one.
+    public func insert(_ event: DeviceEvent, receivedAt: Int64) async throws -> Bool {
+        try await pool.write { db in
+            var counters = JSONWriter(capacity: 128)
+            counters.beginObject()
+            for (name, value) in event.counters {
+                counters.key(name)
+                counters.integer(value)
+            }
+            counters.endObject()
+            let countersJSON = String(decoding: counters.bytes, as: UTF8.self)
+            try db.execute(sql: """
+                INSERT OR IGNORE INTO device_events (gateway, epoch, seq, device, event, profile, path, ts, received, message, counters)
+                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                """, arguments: [
+                    event.gateway, event.id.epoch, event.id.sequence, event.device, event.kind.rawValue, event.profile,
+                    event.path, event.timestamp, receivedAt, event.message, countersJSON,
+                ])
+            guard db.changesCount > 0 else { return false }
+            let newest = try Row.fetchOne(db, sql: """
+                SELECT epoch, seq FROM device_events WHERE gateway = ? AND device = ? ORDER BY epoch DESC, seq DESC LIMIT 1
+                """, arguments: [event.gateway, event.device])
+            if let newest, newest["epoch"] == event.id.epoch, newest["seq"] == event.id.sequence {
+                try db.execute(sql: """
+                    INSERT INTO device_state (gateway, device, state, ts, message, counters) VALUES (?, ?, ?, ?, ?, ?)
+                    ON CONFLICT (gateway, device) DO UPDATE SET
+                        state = excluded.state, ts = excluded.ts, message = excluded.message, counters = excluded.counters
+                    """, arguments: [event.gateway, event.device, event.kind.rawValue, event.timestamp, event.message, countersJSON])
+            }
+            return true
+        }
+    }
+
+    /// A device's latest state: `attached`, `detached` or `error`, with its message and counters.
+    public func deviceState(gateway: String, device: String) async throws -> (state: String, message: String?, countersJSON: String)? {
+        try await pool.read { db in
+            try Row.fetchOne(db, sql: "SELECT state, message, counters FROM device_state WHERE gateway = ? AND device = ?", arguments: [gateway, device])
+                .map { ($0["state"], $0["message"], $0["counters"]) }
+        }
+    }
+
+    /// The newest identity stored for `gateway`, readings and device events alike.
     public func lastStored(gateway: String) async throws -> ReadingID? {
         try await pool.read { db in
-            let row = try Row.fetchOne(db, sql: "SELECT epoch, seq FROM readings WHERE gateway = ? ORDER BY epoch DESC, seq DESC LIMIT 1", arguments: [gateway])
+            let row = try Row.fetchOne(db, sql: """
+                SELECT epoch, seq FROM (
+                    SELECT epoch, seq FROM readings WHERE gateway = ?
+                    UNION ALL
+                    SELECT epoch, seq FROM device_events WHERE gateway = ?
+                ) ORDER BY epoch DESC, seq DESC LIMIT 1
+                """, arguments: [gateway, gateway])
             return row.map { ReadingID(epoch: $0["epoch"], sequence: $0["seq"]) }
         }
     }
@@ -116,13 +191,17 @@ public final class ReadingStore: Sendable {
     /// Every device, by gateway then device id.
     public func devices() async throws -> [DeviceSummary] {
         try await pool.read { db in
-            try Row.fetchAll(db, sql: "SELECT * FROM devices ORDER BY gateway, device").map { row in
+            try Row.fetchAll(db, sql: """
+                SELECT devices.*, device_state.state AS state, device_state.message AS state_message
+                FROM devices LEFT JOIN device_state USING (gateway, device)
+                ORDER BY gateway, device
+                """).map { row in
                 let gateway: String = row["gateway"]
                 let device: String = row["device"]
                 return DeviceSummary(
                     id: "\(gateway):\(device)", gateway: gateway, device: device, profile: row["profile"],
                     lastTimestamp: row["last_ts"], lastValuesJSON: row["last_vals"], unitsJSON: row["units"],
-                    readingCount: row["readings"]
+                    readingCount: row["readings"], state: row["state"], stateMessage: row["state_message"]
                 )
             }
         }

@@ -112,6 +112,12 @@ public enum ServerApplication {
                 writer.key("profile"); writer.string(device.profile)
                 writer.key("lastTs"); writer.integer(device.lastTimestamp)
                 writer.key("readings"); writer.integer(device.readingCount)
+                if let state = device.state {
+                    writer.key("state"); writer.string(state)
+                }
+                if let message = device.stateMessage {
+                    writer.key("stateMessage"); writer.string(message)
+                }
                 writer.endObject()
                 var object = String(decoding: writer.bytes, as: UTF8.self)
                 object.removeLast()

@@ -110,6 +110,30 @@ public final class OutboundQueue: Sendable {
         waiter?.resume()
     }
 
+    /// Numbers, encodes and appends a device event, in the same sequence as readings.
+    public func enqueue(
+        device: String, kind: DeviceEvent.Kind, profile: String, path: String, timestamp: Int64,
+        message: String? = nil, counters: [(String, Int64)] = []
+    ) {
+        let waiter = state.withLock { state -> CheckedContinuation<Void, Never>? in
+            let id = ReadingID(epoch: epoch, sequence: state.nextSequence)
+            state.nextSequence += 1
+            let event = DeviceEvent(
+                gateway: gateway, id: id, device: device, kind: kind, profile: profile, path: path,
+                timestamp: timestamp, message: message, counters: counters
+            )
+            state.frames.append(OutboundFrame(id: id, bytes: MessageCodec.encode(.device(event))))
+            if state.depth > capacity {
+                state.head += 1
+                state.cursor = max(state.cursor, state.head)
+                state.dropped += 1
+            }
+            defer { state.waiter = nil }
+            return state.waiter
+        }
+        waiter?.resume()
+    }
+
     /// Drops every frame up to and including `id` (cumulative acknowledgement).
     public func acknowledge(upTo id: ReadingID) {
         state.withLock { state in

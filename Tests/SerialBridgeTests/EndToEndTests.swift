@@ -122,9 +122,14 @@ struct EndToEndTests {
         #expect(readings.count == 1000)
         let temperatures = readings.map(\.valuesJSON)
         #expect(temperatures == (1...1000).map { #"{"temperature":\#($0).5,"humidity":\#(Double($0 % 100))}"# })
-        #expect(readings.prefix(500).map(\.id) == (1...500).map { ReadingID(epoch: first.gateway.epoch, sequence: Int64($0)) })
-        #expect(readings.suffix(500).map(\.id) == (1...500).map { ReadingID(epoch: second.gateway.epoch, sequence: Int64($0)) })
+        // Readings and device events share one sequence per epoch; readings come in sequence order.
+        #expect(readings.prefix(500).allSatisfy { $0.id.epoch == first.gateway.epoch })
+        #expect(readings.suffix(500).allSatisfy { $0.id.epoch == second.gateway.epoch })
+        #expect(zip(readings, readings.dropFirst()).allSatisfy { $0.id < $1.id })
         #expect(Set(readings.map(\.id)).count == 1000)
+        // The restart is visible as device events: attached, detached on shutdown, attached again.
+        #expect(logs.count(containing: "device sensor-1 attached") == 2)
+        #expect(logs.count(containing: "device sensor-1 detached: gateway stopping") == 1)
 
         try await second.stop()
         try await server.stop()
@@ -150,7 +155,9 @@ struct EndToEndTests {
         let restarted = try await TestServer(reusing: database, port: port, gateway: "gw-test", logger: logs.logger("server"))
         try await eventually("200 stored") { try await storedCount(restarted) == 200 }
         let readings = try await restarted.store.readings(gateway: "gw-test", device: "sensor-1", limit: 500)
-        #expect(readings.map(\.id.sequence) == Array(1...200))
+        #expect(readings.count == 200)
+        #expect(zip(readings, readings.dropFirst()).allSatisfy { $0.id < $1.id })
+        #expect(readings.map(\.valuesJSON) == (1...200).map { #"{"temperature":\#($0).0,"humidity":1.0}"# })
         try await gateway.stop()
         try await restarted.stop()
     }
@@ -199,7 +206,10 @@ struct EndToEndTests {
         try await eventually("10 stored") { try await storedCount(server) == 10 }
         // Unplugged: the tty hangs up (reads end with EIO), the session ends and starts retrying.
         first.close()
-        try await eventually("detach noticed") { logs.count(containing: "detached") >= 1 }
+        try await eventually("detach reported to the server") { logs.count(containing: "device sensor-1 detached") >= 1 }
+        let state = try await server.store.deviceState(gateway: "gw-test", device: "sensor-1")
+        #expect(state?.state == "detached")
+        #expect(state?.countersJSON.contains(#""readings":10"#) == true)
         // Plugged back in at the same path (a new tty behind the same link).
         let second = try PseudoTerminal()
         defer { second.close() }
@@ -207,6 +217,7 @@ struct EndToEndTests {
         try await eventually("reopened") { logs.count(containing: "opened \(link)") >= 2 }
         for n in 11...20 { try second.write(Array("\(n),1\n".utf8)) }
         try await eventually("20 stored") { try await storedCount(server) == 20 }
+        #expect(try await server.store.deviceState(gateway: "gw-test", device: "sensor-1")?.state == "attached")
         try await gateway.stop()
         try await server.stop()
     }
