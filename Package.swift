@@ -77,7 +77,7 @@ let package = Package(
             name: "SerialBridgeGateway",
             dependencies: [
                 "SerialBridgeSerial", "SerialBridgeProfiles", "SerialBridgeParsing", "SerialBridgeJSON",
-                "SerialBridgeProtocol", "SerialBridgeUplink",
+                "SerialBridgeProtocol", "SerialBridgeUplink", "SerialBridgeDevices",
                 .product(name: "UnixSignals", package: "swift-service-lifecycle"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),

@@ -24,6 +24,12 @@ for product in serialbridge serialbridge-server; do
 done
 bin="$(swift build --show-bin-path)"
 rm -f "$demo/port" "$demo/dev/"*
+database="$demo/server.sqlite"
+if $check; then
+    # The check must see readings of this run, not ones kept from an earlier demo.
+    database="$demo/check.sqlite"
+    rm -f "$database" "$database-wal" "$database-shm"
+fi
 
 if [ ! -s "$demo/tokens" ]; then
     "$bin/serialbridge-server" token gw-demo --tokens "$demo/tokens" > "$demo/token"
@@ -36,10 +42,13 @@ if (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; then
 fi
 
 pids=()
+gateway=""
 cleanup() {
     trap - INT TERM EXIT
     if [ ${#pids[@]} -gt 0 ]; then
         echo; echo "==> stopping"
+        # The gateway first, so it can hand the server what it still holds; then the rest.
+        if [ -n "$gateway" ]; then kill -TERM "$gateway" 2>/dev/null || true; wait "$gateway" 2>/dev/null || true; fi
         kill -TERM "${pids[@]}" 2>/dev/null || true
         wait "${pids[@]}" 2>/dev/null || true
     fi
@@ -47,7 +56,7 @@ cleanup() {
 trap cleanup EXIT
 trap 'exit 130' INT TERM
 
-"$bin/serialbridge-server" serve --host 127.0.0.1 --port "$port" --db "$demo/server.sqlite" \
+"$bin/serialbridge-server" serve --host 127.0.0.1 --port "$port" --db "$database" \
     --tokens "$demo/tokens" --port-file "$demo/port" > "$demo/logs/server.log" 2>&1 &
 pids+=($!)
 for _ in $(seq 1 300); do [ -s "$demo/port" ] && break; sleep 0.1; done
@@ -87,7 +96,8 @@ cat > "$demo/gateway.json" <<JSON
 }
 JSON
 "$bin/serialbridge" run --config "$demo/gateway.json" > "$demo/logs/gateway.log" 2>&1 &
-pids+=($!)
+gateway=$!
+pids+=($gateway)
 
 echo
 echo "    Dashboard:  http://127.0.0.1:$port/"

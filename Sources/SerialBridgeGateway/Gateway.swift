@@ -5,6 +5,10 @@ import SerialBridgeUplink
 import ServiceLifecycle
 import UnixSignals
 
+#if canImport(Glibc)
+import Glibc
+#endif
+
 /// The gateway, composed: epoch, profiles, device sessions and the uplink, run as a service group.
 ///
 /// Shutdown order is explicit: device sessions stop first (no new readings), then the uplink
@@ -23,6 +27,8 @@ public struct Gateway: Sendable {
     public let uplink: Uplink
     /// One session per configured port.
     public let sessions: [DeviceSession]
+    /// Every loaded profile, for discovery.
+    public let profiles: [DeviceProfile]
     private let logger: Logger
 
     /// Loads profiles and the token, advances the epoch, and builds every part.
@@ -60,6 +66,7 @@ public struct Gateway: Sendable {
             throw GatewayStartError(problems: [error.description])
         }
         self.config = config
+        self.profiles = library.profiles.values.sorted { $0.name < $1.name }
         self.epoch = epoch
         self.logger = logger
         self.queue = OutboundQueue(gateway: config.gatewayId, epoch: epoch)
@@ -80,7 +87,11 @@ public struct Gateway: Sendable {
     public func serviceGroup(signals: [UnixSignal] = [.sigterm, .sigint]) -> ServiceGroup {
         logger.info("gateway \(config.gatewayId) starting: epoch \(epoch), \(sessions.count) device(s), server \(config.serverURL)")
         // ServiceGroup stops services in reverse order: sessions first, then the uplink drains.
-        let services: [any Service] = [uplink, DeviceSessions(sessions: sessions)]
+        var services: [any Service] = [uplink, DeviceSessions(sessions: sessions)]
+        if config.discovery {
+            let staticPaths = Set(config.ports.flatMap { [$0.path, Self.resolvedLink($0.path)] })
+            services.append(DiscoveredDevices(profiles: profiles, staticPaths: staticPaths, queue: queue, logger: logger))
+        }
         return ServiceGroup(
             configuration: .init(
                 services: services.map { .init(service: $0) },
@@ -88,6 +99,16 @@ public struct Gateway: Sendable {
                 logger: logger
             )
         )
+    }
+}
+
+extension Gateway {
+    /// Where a symlink such as `/dev/serial/by-id/…` points, so discovery leaves a statically
+    /// bound device alone whichever name the config uses.
+    static func resolvedLink(_ path: String) -> String {
+        guard let resolved = realpath(path, nil) else { return path }
+        defer { free(resolved) }
+        return String(cString: resolved)
     }
 }
 

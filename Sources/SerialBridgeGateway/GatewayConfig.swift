@@ -26,6 +26,8 @@ public struct GatewayConfig: Sendable {
     public var profileFolders: [String]
     /// Statically bound ports.
     public var ports: [StaticPort]
+    /// Whether devices found by udev get sessions when a profile's match rule claims them.
+    public var discovery: Bool
     /// Reconnect backoff.
     public var backoff: Backoff
     /// How long shutdown waits for outstanding acknowledgements.
@@ -87,12 +89,13 @@ public struct GatewayConfig: Sendable {
             root.absorb(reconnect)
         }
         let drainMs = root.integer("drainTimeoutMs", in: 0...600_000) ?? 10_000
+        let discovery = root.bool("discovery") ?? true
         let logLevel = root.choice("logLevel", LogLevelName.self)?.rawValue ?? "info"
         let errors = root.finish()
         guard errors.isEmpty, let gatewayId, let url, let tokenFile else { throw ConfigErrors(errors) }
         return GatewayConfig(
             gatewayId: gatewayId, serverURL: url, tokenFile: tokenFile, stateDirectory: stateDirectory,
-            profileFolders: profileFolders, ports: ports, backoff: backoff,
+            profileFolders: profileFolders, ports: ports, discovery: discovery, backoff: backoff,
             drainTimeout: .milliseconds(drainMs), logLevel: logLevel
         )
     }
