@@ -53,7 +53,7 @@ public struct DeviceSession: Sendable {
                 totals.add(counters)
                 totals.reopens += 1
                 if Task.isCancelled {
-                    report(.detached, message: "gateway stopping", totals: totals)
+                    report(.detached, message: "session stopped (device removed, or the gateway is stopping)", totals: totals)
                     return
                 }
                 logger.warning("device \(path) detached (\(ending)); waiting for it to return")

@@ -129,7 +129,7 @@ struct EndToEndTests {
         #expect(Set(readings.map(\.id)).count == 1000)
         // The restart is visible as device events: attached, detached on shutdown, attached again.
         #expect(logs.count(containing: "device sensor-1 attached") == 2)
-        #expect(logs.count(containing: "device sensor-1 detached: gateway stopping") == 1)
+        #expect(logs.count(containing: "device sensor-1 detached: session stopped") == 1)
 
         try await second.stop()
         try await server.stop()

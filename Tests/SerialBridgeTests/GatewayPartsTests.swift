@@ -70,6 +70,20 @@ struct SerialPortTests {
         #expect(String(decoding: buffer.prefix(max(0, count)), as: UTF8.self) == "hello\n")
     }
 
+    @Test func whatThePortWritesReachesTheDevice() throws {
+        let terminal = try PseudoTerminal()
+        defer { terminal.close() }
+        let port = try SerialPort.open(path: terminal.slavePath, settings: SerialSettings(baudRate: 9600))
+        defer { port.close() }
+        let request: [UInt8] = [0xFF, 0x01, 0x86, 0x00, 0x00, 0x00, 0x00, 0x00, 0x79]
+        #expect(request.withUnsafeBytes { write(port.fileDescriptor, $0.baseAddress, $0.count) } == request.count)
+        var received = [UInt8](repeating: 0, count: 64)
+        var pollDescriptor = pollfd(fd: terminal.masterDescriptor, events: Int16(POLLIN), revents: 0)
+        #expect(poll(&pollDescriptor, 1, 10_000) == 1)
+        let count = received.withUnsafeMutableBytes { read(terminal.masterDescriptor, $0.baseAddress, $0.count) }
+        #expect(Array(received.prefix(max(0, count))) == request)
+    }
+
     @Test func aPortHeldByAnotherOpenIsRefusedAsBusy() throws {
         let terminal = try PseudoTerminal()
         defer { terminal.close() }
