@@ -31,7 +31,7 @@ public struct DeviceDirector: Sendable {
     }
 
     /// The actions for one watcher event.
-    public mutating func handle(_ event: SerialBridgeDevices.DeviceEvent) -> [Action] {
+    public mutating func handle(_ event: DeviceEvent) -> [Action] {
         let info = event.device
         switch event {
         case .added(let device), .changed(let device):

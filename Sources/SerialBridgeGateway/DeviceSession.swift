@@ -70,7 +70,7 @@ public struct DeviceSession: Sendable {
         }
     }
 
-    private func report(_ kind: DeviceEvent.Kind, message: String? = nil, totals: SessionTotals) {
+    private func report(_ kind: DeviceStateChange.Kind, message: String? = nil, totals: SessionTotals) {
         queue.enqueue(
             device: device, kind: kind, profile: profile.name, path: path,
             timestamp: Self.currentMilliseconds(), message: message, counters: totals.named

@@ -177,7 +177,7 @@ public enum MessageCodec {
             return .reading(try decodeReading(root, fields: &fields))
         case "device":
             let kindText = try fields.string("event")
-            guard let kind = DeviceEvent.Kind(rawValue: kindText) else {
+            guard let kind = DeviceStateChange.Kind(rawValue: kindText) else {
                 throw MessageDecodingError("device.event must be attached, detached or error, not \"\(kindText)\"")
             }
             var counters: [(String, Int64)] = []
@@ -196,7 +196,7 @@ public enum MessageCodec {
             let epoch = try fields.integer("epoch")
             let sequence = try fields.integer("seq")
             guard epoch > 0, sequence > 0 else { throw MessageDecodingError("device epoch and seq must be positive") }
-            return .device(DeviceEvent(
+            return .device(DeviceStateChange(
                 gateway: try fields.string("gateway"), id: ReadingID(epoch: epoch, sequence: sequence),
                 device: try fields.string("device"), kind: kind, profile: try fields.string("profile"),
                 path: try fields.string("path"), timestamp: try fields.integer("ts"), message: message, counters: counters

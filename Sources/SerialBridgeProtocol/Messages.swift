@@ -152,7 +152,7 @@ public struct Heartbeat: Sendable, Hashable {
 /// `device`: a device session's state changed (attached, detached, error), with its counters.
 ///
 /// Numbered like readings (same epoch and sequence), so it is acknowledged and stored once.
-public struct DeviceEvent: Sendable, Hashable {
+public struct DeviceStateChange: Sendable, Hashable {
     /// What happened.
     public enum Kind: String, Sendable, Hashable, CaseIterable {
         case attached, detached, error
@@ -193,7 +193,7 @@ public struct DeviceEvent: Sendable, Hashable {
         self.counters = counters
     }
 
-    public static func == (lhs: DeviceEvent, rhs: DeviceEvent) -> Bool {
+    public static func == (lhs: DeviceStateChange, rhs: DeviceStateChange) -> Bool {
         lhs.gateway == rhs.gateway && lhs.id == rhs.id && lhs.device == rhs.device && lhs.kind == rhs.kind
             && lhs.profile == rhs.profile && lhs.path == rhs.path && lhs.timestamp == rhs.timestamp
             && lhs.message == rhs.message && lhs.counters.elementsEqual(rhs.counters, by: { $0 == $1 })
@@ -226,7 +226,7 @@ public enum Message: Sendable, Hashable {
     case hello(Hello)
     case welcome(Welcome)
     case reading(Reading)
-    case device(DeviceEvent)
+    case device(DeviceStateChange)
     case ack(Ack)
     case ping(Heartbeat)
     case pong(Heartbeat)

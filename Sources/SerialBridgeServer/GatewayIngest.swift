@@ -108,7 +108,7 @@ struct GatewayIngest: Sendable {
 
 /// Messages pushed to dashboards over `/api/live`.
 enum LiveMessage {
-    static func device(_ event: DeviceEvent) -> String {
+    static func device(_ event: DeviceStateChange) -> String {
         var writer = JSONWriter(capacity: 200)
         writer.beginObject()
         writer.key("type"); writer.string("device")

@@ -134,7 +134,7 @@ public final class ReadingStore: Sendable {
 
     /// Stores a device event once; true when it was new. The device's current state follows the
     /// newest event by identity, so a resent old event never overrides a newer one.
-    public func insert(_ event: DeviceEvent, receivedAt: Int64) async throws -> Bool {
+    public func insert(_ event: DeviceStateChange, receivedAt: Int64) async throws -> Bool {
         try await pool.write { db in
             var counters = JSONWriter(capacity: 128)
             counters.beginObject()

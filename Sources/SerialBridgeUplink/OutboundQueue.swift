@@ -112,13 +112,13 @@ public final class OutboundQueue: Sendable {
 
     /// Numbers, encodes and appends a device event, in the same sequence as readings.
     public func enqueue(
-        device: String, kind: DeviceEvent.Kind, profile: String, path: String, timestamp: Int64,
+        device: String, kind: DeviceStateChange.Kind, profile: String, path: String, timestamp: Int64,
         message: String? = nil, counters: [(String, Int64)] = []
     ) {
         let waiter = state.withLock { state -> CheckedContinuation<Void, Never>? in
             let id = ReadingID(epoch: epoch, sequence: state.nextSequence)
             state.nextSequence += 1
-            let event = DeviceEvent(
+            let event = DeviceStateChange(
                 gateway: gateway, id: id, device: device, kind: kind, profile: profile, path: path,
                 timestamp: timestamp, message: message, counters: counters
             )

@@ -35,7 +35,7 @@ struct ProtocolVectorTests {
             ],
             outOfRange: ["pm2_5"]
         ))),
-        ("device", .device(DeviceEvent(
+        ("device", .device(DeviceStateChange(
             gateway: gateway, id: ReadingID(epoch: 7, sequence: 4), device: "sensor-1", kind: .detached,
             profile: "generic-csv-lines", path: "/dev/ttyUSB0", timestamp: 1_795_753_260_000, message: "end of data",
             counters: [("bytes", 5120), ("readings", 512), ("decodeErrors", 1), ("reopens", 1)]
