@@ -24,6 +24,7 @@ enum DashboardPage {
   td.values span { display:inline-block; margin-right:16px; font-variant-numeric:tabular-nums; }
   td.values b { font-size:16px; }
   .unit { color:var(--muted); margin-left:2px; }
+  .value.out-of-range b { color:var(--warn); }
   .age.fresh { color:var(--ok); } .age.stale { color:var(--warn); } .age.dead { color:var(--bad); }
   tr.flash td { background:#1f2a36; transition:none; }
   tr td { transition: background 1s; }
@@ -62,8 +63,9 @@ function render(d) {
   cell.textContent = "";
   for (const [name, value] of Object.entries(d.values || {})) {
     const span = document.createElement("span");
-    span.className = "value";
+    span.className = "value" + ((d.outOfRange || []).includes(name) ? " out-of-range" : "");
     span.dataset.name = name;
+    if ((d.outOfRange || []).includes(name)) span.title = "outside the profile's valid range";
     span.append(name + " ");
     const b = document.createElement("b");
     b.textContent = format(value);
@@ -125,6 +127,7 @@ function connect() {
     if (m.type !== "reading") return;
     const d = devices.get(m.id) || { id: m.id, gateway: m.gateway, device: m.device, readings: 0 };
     d.profile = m.profile; d.values = m.values; d.units = m.units; d.lastTs = m.ts; d.readings = (d.readings || 0) + 1;
+    d.outOfRange = m.outOfRange || [];
     d.state = "attached"; d.stateMessage = "";
     devices.set(m.id, d);
     render(d);

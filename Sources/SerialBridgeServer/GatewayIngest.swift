@@ -137,6 +137,7 @@ enum LiveMessage {
         writer.endObject()
         var text = String(decoding: writer.bytes, as: UTF8.self)
         text.removeLast()
-        return text + ",\"values\":" + ReadingJSON.values(reading.values) + ",\"units\":" + ReadingJSON.units(reading.values) + "}"
+        let flags = ReadingJSON.names(reading.outOfRange).map { ",\"outOfRange\":" + $0 } ?? ""
+        return text + ",\"values\":" + ReadingJSON.values(reading.values) + ",\"units\":" + ReadingJSON.units(reading.values) + flags + "}"
     }
 }

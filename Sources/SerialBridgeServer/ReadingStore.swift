@@ -34,6 +34,8 @@ public struct StoredReading: Sendable, Hashable {
     public var timestamp: Int64
     /// Values, as a JSON object.
     public var valuesJSON: String
+    /// Names of values outside their valid range, as a JSON array; nil when none.
+    public var outOfRangeJSON: String?
 }
 
 /// Readings in SQLite (WAL), stored once per (gateway, epoch, sequence).
@@ -97,6 +99,11 @@ public final class ReadingStore: Sendable {
                     PRIMARY KEY (gateway, device)
                 ) WITHOUT ROWID;
                 """)
+            // Added after the first release of the schema: databases made before it get the column.
+            let columns = try Row.fetchAll(db, sql: "PRAGMA table_info(readings)").map { $0["name"] as String }
+            if !columns.contains("out_of_range") {
+                try db.execute(sql: "ALTER TABLE readings ADD COLUMN out_of_range TEXT")
+            }
         }
     }
 
@@ -105,8 +112,8 @@ public final class ReadingStore: Sendable {
         try await pool.write { db in
             var inserted: [Reading] = []
             let insert = try db.cachedStatement(sql: """
-                INSERT OR IGNORE INTO readings (gateway, epoch, seq, device, profile, ts, received, vals)
-                VALUES (?, ?, ?, ?, ?, ?, ?, ?)
+                INSERT OR IGNORE INTO readings (gateway, epoch, seq, device, profile, ts, received, vals, out_of_range)
+                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
                 """)
             let upsert = try db.cachedStatement(sql: """
                 INSERT INTO devices (gateway, device, profile, last_ts, last_vals, units, readings)
@@ -119,7 +126,7 @@ public final class ReadingStore: Sendable {
                 let values = ReadingJSON.values(reading.values)
                 try insert.execute(arguments: [
                     reading.gateway, reading.id.epoch, reading.id.sequence, reading.device, reading.profile,
-                    reading.timestamp, receivedAt, values,
+                    reading.timestamp, receivedAt, values, ReadingJSON.names(reading.outOfRange),
                 ])
                 guard db.changesCount > 0 else { continue }
                 try upsert.execute(arguments: [
@@ -211,11 +218,14 @@ public final class ReadingStore: Sendable {
     public func readings(gateway: String, device: String, limit: Int) async throws -> [StoredReading] {
         try await pool.read { db in
             let rows = try Row.fetchAll(db, sql: """
-                SELECT epoch, seq, ts, vals FROM readings WHERE gateway = ? AND device = ?
+                SELECT epoch, seq, ts, vals, out_of_range FROM readings WHERE gateway = ? AND device = ?
                 ORDER BY epoch DESC, seq DESC LIMIT ?
                 """, arguments: [gateway, device, limit])
             return rows.reversed().map { row in
-                StoredReading(id: ReadingID(epoch: row["epoch"], sequence: row["seq"]), timestamp: row["ts"], valuesJSON: row["vals"])
+                StoredReading(
+                    id: ReadingID(epoch: row["epoch"], sequence: row["seq"]), timestamp: row["ts"],
+                    valuesJSON: row["vals"], outOfRangeJSON: row["out_of_range"]
+                )
             }
         }
     }
@@ -223,6 +233,16 @@ public final class ReadingStore: Sendable {
 
 /// JSON renderings of reading parts, shared by storage, API and live feed.
 enum ReadingJSON {
+    /// A JSON array of names, or nil for none.
+    static func names(_ names: [String]) -> String? {
+        guard !names.isEmpty else { return nil }
+        var writer = JSONWriter(capacity: 32)
+        writer.beginArray()
+        for name in names { writer.string(name) }
+        writer.endArray()
+        return String(decoding: writer.bytes, as: UTF8.self)
+    }
+
     static func values(_ values: [NamedValue]) -> String {
         var writer = JSONWriter(capacity: 64)
         writer.beginObject()

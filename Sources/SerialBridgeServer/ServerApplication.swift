@@ -140,7 +140,8 @@ public enum ServerApplication {
             var text = "["
             for (index, reading) in readings.enumerated() {
                 if index > 0 { text += "," }
-                text += "{\"epoch\":\(reading.id.epoch),\"seq\":\(reading.id.sequence),\"ts\":\(reading.timestamp),\"values\":\(reading.valuesJSON)}"
+                let flags = reading.outOfRangeJSON.map { ",\"outOfRange\":\($0)" } ?? ""
+                text += "{\"epoch\":\(reading.id.epoch),\"seq\":\(reading.id.sequence),\"ts\":\(reading.timestamp),\"values\":\(reading.valuesJSON)\(flags)}"
             }
             return json(.ok, text + "]")
         }

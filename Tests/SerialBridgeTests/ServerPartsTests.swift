@@ -1,4 +1,5 @@
 import Foundation
+import GRDB
 import SerialBridgeProtocol
 import SerialBridgeServer
 import Testing
@@ -40,5 +41,39 @@ struct ServerPartsTests {
         #expect(devices.count == 1)
         #expect(devices.first?.readingCount == 1)
         #expect(devices.first?.unitsJSON == #"{"t":"°C"}"#)
+    }
+
+    @Test func outOfRangeFlagsAreStoredWithTheReading() async throws {
+        let dir = try TemporaryDirectory()
+        let store = try ReadingStore(path: dir.file("db.sqlite"))
+        let flagged = Reading(
+            gateway: "gw-1", id: ReadingID(epoch: 1, sequence: 1), device: "d", profile: "p", timestamp: 5,
+            values: [NamedValue(name: "pm2_5", value: .float(1500))], outOfRange: ["pm2_5"]
+        )
+        var plain = flagged
+        plain.id = ReadingID(epoch: 1, sequence: 2)
+        plain.outOfRange = []
+        _ = try await store.insert([flagged, plain], receivedAt: 0)
+        let stored = try await store.readings(gateway: "gw-1", device: "d", limit: 10)
+        #expect(stored.map(\.outOfRangeJSON) == [#"["pm2_5"]"#, nil])
+    }
+
+    @Test func aDatabaseFromBeforeTheFlagsColumnIsUpgradedInPlace() async throws {
+        let dir = try TemporaryDirectory()
+        let path = dir.file("old.sqlite")
+        let old = try DatabaseQueue(path: path)
+        try await old.write { db in
+            try db.execute(sql: """
+                CREATE TABLE readings (gateway TEXT NOT NULL, epoch INTEGER NOT NULL, seq INTEGER NOT NULL, device TEXT NOT NULL,
+                profile TEXT NOT NULL, ts INTEGER NOT NULL, received INTEGER NOT NULL, vals TEXT NOT NULL,
+                PRIMARY KEY (gateway, epoch, seq)) WITHOUT ROWID;
+                INSERT INTO readings VALUES ('gw-1', 1, 1, 'd', 'p', 5, 6, '{"t":1.5}');
+                """)
+        }
+        try old.close()
+        let store = try ReadingStore(path: path)
+        let stored = try await store.readings(gateway: "gw-1", device: "d", limit: 10)
+        #expect(stored.map(\.valuesJSON) == [#"{"t":1.5}"#])
+        #expect(try await store.lastStored(gateway: "gw-1") == ReadingID(epoch: 1, sequence: 1))
     }
 }
