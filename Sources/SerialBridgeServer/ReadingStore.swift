@@ -20,6 +20,8 @@ public struct DeviceSummary: Sendable, Hashable {
     public var unitsJSON: String
     /// Readings stored.
     public var readingCount: Int64
+    /// Names of the latest values outside their valid range, as a JSON array; nil when none.
+    public var lastOutOfRangeJSON: String?
     /// Latest session state reported by the gateway (`attached`, `detached`, `error`), if any.
     public var state: String?
     /// The message of the latest state, e.g. why the port could not be opened.
@@ -104,6 +106,10 @@ public final class ReadingStore: Sendable {
             if !columns.contains("out_of_range") {
                 try db.execute(sql: "ALTER TABLE readings ADD COLUMN out_of_range TEXT")
             }
+            let deviceColumns = try Row.fetchAll(db, sql: "PRAGMA table_info(devices)").map { $0["name"] as String }
+            if !deviceColumns.contains("last_out_of_range") {
+                try db.execute(sql: "ALTER TABLE devices ADD COLUMN last_out_of_range TEXT")
+            }
         }
     }
 
@@ -116,11 +122,11 @@ public final class ReadingStore: Sendable {
                 VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
                 """)
             let upsert = try db.cachedStatement(sql: """
-                INSERT INTO devices (gateway, device, profile, last_ts, last_vals, units, readings)
-                VALUES (?, ?, ?, ?, ?, ?, 1)
+                INSERT INTO devices (gateway, device, profile, last_ts, last_vals, units, readings, last_out_of_range)
+                VALUES (?, ?, ?, ?, ?, ?, 1, ?)
                 ON CONFLICT (gateway, device) DO UPDATE SET
                     profile = excluded.profile, last_ts = excluded.last_ts, last_vals = excluded.last_vals,
-                    units = excluded.units, readings = readings + 1
+                    units = excluded.units, readings = readings + 1, last_out_of_range = excluded.last_out_of_range
                 """)
             for reading in readings {
                 let values = ReadingJSON.values(reading.values)
@@ -131,7 +137,7 @@ public final class ReadingStore: Sendable {
                 guard db.changesCount > 0 else { continue }
                 try upsert.execute(arguments: [
                     reading.gateway, reading.device, reading.profile, reading.timestamp, values,
-                    ReadingJSON.units(reading.values),
+                    ReadingJSON.units(reading.values), ReadingJSON.names(reading.outOfRange),
                 ])
                 inserted.append(reading)
             }
@@ -208,7 +214,8 @@ public final class ReadingStore: Sendable {
                 return DeviceSummary(
                     id: "\(gateway):\(device)", gateway: gateway, device: device, profile: row["profile"],
                     lastTimestamp: row["last_ts"], lastValuesJSON: row["last_vals"], unitsJSON: row["units"],
-                    readingCount: row["readings"], state: row["state"], stateMessage: row["state_message"]
+                    readingCount: row["readings"], lastOutOfRangeJSON: row["last_out_of_range"],
+                    state: row["state"], stateMessage: row["state_message"]
                 )
             }
         }

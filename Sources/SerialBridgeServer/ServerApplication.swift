@@ -121,7 +121,8 @@ public enum ServerApplication {
                 writer.endObject()
                 var object = String(decoding: writer.bytes, as: UTF8.self)
                 object.removeLast()
-                text += object + ",\"values\":\(device.lastValuesJSON),\"units\":\(device.unitsJSON)}"
+                let flags = device.lastOutOfRangeJSON.map { ",\"outOfRange\":\($0)" } ?? ""
+                text += object + ",\"values\":\(device.lastValuesJSON),\"units\":\(device.unitsJSON)\(flags)}"
             }
             return json(.ok, text + "]")
         }
