@@ -136,6 +136,7 @@ function connect() {
 }
 
 setInterval(updateAges, 1000);
+loadDevices().catch(() => {});
 connect();
 </script>
 </body>
