@@ -18,13 +18,6 @@ struct Bench: ParsableCommand {
     )
 }
 
-/// Monotonic nanoseconds.
-func now() -> UInt64 {
-    var time = timespec()
-    clock_gettime(CLOCK_MONOTONIC, &time)
-    return UInt64(time.tv_sec) * 1_000_000_000 + UInt64(time.tv_nsec)
-}
-
 /// CPU time of this process in nanoseconds (user + system).
 func cpuTime() -> UInt64 {
     var time = timespec()

@@ -106,7 +106,7 @@ public enum FuzzTargets {
     }
 }
 
-/// Monotonic nanoseconds.
+/// Monotonic nanoseconds, for timing fuzz inputs.
 func now() -> UInt64 {
     var time = timespec()
     clock_gettime(CLOCK_MONOTONIC, &time)

@@ -73,7 +73,7 @@ public struct DeviceSession: Sendable {
     private func report(_ kind: DeviceStateChange.Kind, message: String? = nil, totals: SessionTotals) {
         queue.enqueue(
             device: device, kind: kind, profile: profile.name, path: path,
-            timestamp: Self.currentMilliseconds(), message: message, counters: totals.named
+            timestamp: Timestamp.nowMilliseconds(), message: message, counters: totals.named
         )
     }
 
@@ -94,7 +94,7 @@ public struct DeviceSession: Sendable {
             try await channel.executeThenClose { inbound, _ in
                 var drafts: [ReadingDraft] = []
                 func parse(_ bytes: UnsafeRawBufferPointer?, at monotonic: UInt64) {
-                    let now = Self.currentMilliseconds()
+                    let now = Timestamp.nowMilliseconds()
                     let onReading: (ParsedReading) -> Void = { reading in
                         drafts.append(ReadingDraft(
                             encoder: encoder, timestamp: now,
@@ -162,11 +162,6 @@ public struct DeviceSession: Sendable {
         return UInt64(now.tv_sec) * 1_000_000_000 + UInt64(now.tv_nsec)
     }
 
-    static func currentMilliseconds() -> Int64 {
-        var now = timespec()
-        clock_gettime(CLOCK_REALTIME, &now)
-        return Int64(now.tv_sec) * 1000 + Int64(now.tv_nsec) / 1_000_000
-    }
 }
 
 /// A device's counters over all its sessions since the gateway started.

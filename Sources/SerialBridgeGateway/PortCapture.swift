@@ -30,13 +30,13 @@ public enum PortCapture {
         write: ([UInt8]) throws -> Void
     ) throws -> Int {
         try write(CaptureFormat.magic)
-        let start = monotonic()
+        let start = DeviceSession.monotonicNanoseconds()
         let deadline = limits.duration.map { start + UInt64($0.components.seconds) * 1_000_000_000 + UInt64($0.components.attoseconds / 1_000_000_000) }
         var total = 0
         var buffer = [UInt8](repeating: 0, count: 4096)
         var record: [UInt8] = []
         while !shouldStop() {
-            if let deadline, monotonic() >= deadline { break }
+            if let deadline, DeviceSession.monotonicNanoseconds() >= deadline { break }
             if let maxBytes = limits.maxBytes, total >= maxBytes { break }
             var descriptor = pollfd(fd: port.fileDescriptor, events: Int16(POLLIN), revents: 0)
             let ready = poll(&descriptor, 1, 100)
@@ -53,16 +53,10 @@ public enum PortCapture {
             }
             if count == 0 { break }
             record.removeAll(keepingCapacity: true)
-            CaptureFormat.append(.init(time: monotonic() - start, bytes: Array(buffer[0..<count])), to: &record)
+            CaptureFormat.append(.init(time: DeviceSession.monotonicNanoseconds() - start, bytes: Array(buffer[0..<count])), to: &record)
             try write(record)
             total += count
         }
         return total
-    }
-
-    static func monotonic() -> UInt64 {
-        var now = timespec()
-        clock_gettime(CLOCK_MONOTONIC, &now)
-        return UInt64(now.tv_sec) * 1_000_000_000 + UInt64(now.tv_nsec)
     }
 }

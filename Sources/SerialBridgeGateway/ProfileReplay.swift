@@ -28,31 +28,12 @@ public enum ProfileReplay {
     }
 
     static func render(_ reading: ParsedReading, fields: [OutputField]) -> [UInt8] {
+        let named = zip(fields, reading.values).compactMap { field, value in
+            value.map { NamedValue(name: field.name, value: WireValue($0), unit: field.unit) }
+        }
         var writer = JSONWriter()
         writer.beginObject()
-        writer.key("values")
-        writer.beginObject()
-        for (field, value) in zip(fields, reading.values) {
-            guard let value else { continue }
-            writer.key(field.name)
-            MessageCodec.writeValue(WireValue(value), into: &writer)
-        }
-        writer.endObject()
-        writer.key("units")
-        writer.beginObject()
-        for (field, value) in zip(fields, reading.values) where value != nil {
-            if let unit = field.unit {
-                writer.key(field.name)
-                writer.string(unit)
-            }
-        }
-        writer.endObject()
-        if !reading.outOfRange.isEmpty {
-            writer.key("outOfRange")
-            writer.beginArray()
-            for name in reading.outOfRange { writer.string(name) }
-            writer.endArray()
-        }
+        MessageCodec.writeValues(named, outOfRange: reading.outOfRange, into: &writer)
         writer.endObject()
         return writer.bytes
     }

@@ -98,26 +98,31 @@ public enum MessageCodec {
         writer.key("device"); writer.string(reading.device)
         writer.key("profile"); writer.string(reading.profile)
         writer.key("ts"); writer.integer(reading.timestamp)
+        writeValues(reading.values, outOfRange: reading.outOfRange, into: &writer)
+    }
+
+    /// Writes a reading's `"values": {…}`, `"units": {…}` and, when any, `"outOfRange": […]` members.
+    public static func writeValues(_ values: [NamedValue], outOfRange: [String], into writer: inout JSONWriter) {
         writer.key("values")
         writer.beginObject()
-        for named in reading.values {
+        for named in values {
             writer.key(named.name)
             writeValue(named.value, into: &writer)
         }
         writer.endObject()
         writer.key("units")
         writer.beginObject()
-        for named in reading.values {
+        for named in values {
             if let unit = named.unit {
                 writer.key(named.name)
                 writer.string(unit)
             }
         }
         writer.endObject()
-        if !reading.outOfRange.isEmpty {
+        if !outOfRange.isEmpty {
             writer.key("outOfRange")
             writer.beginArray()
-            for name in reading.outOfRange { writer.string(name) }
+            for name in outOfRange { writer.string(name) }
             writer.endArray()
         }
     }

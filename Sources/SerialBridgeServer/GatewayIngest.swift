@@ -62,7 +62,7 @@ struct GatewayIngest: Sendable {
                         try await refuse("gateway-mismatch", "reading claims gateway \"\(reading.gateway)\"", outbound, logger)
                         return
                     }
-                    let fresh = try await store.insert([reading], receivedAt: Self.nowMilliseconds())
+                    let fresh = try await store.insert([reading], receivedAt: Timestamp.nowMilliseconds())
                     stored += fresh.count
                     try await send(.ack(Ack(id: reading.id)), outbound)
                     for reading in fresh { feed.publish(LiveMessage.reading(reading)) }
@@ -71,13 +71,13 @@ struct GatewayIngest: Sendable {
                         try await refuse(greeted ? "gateway-mismatch" : "no-hello", "device event for \"\(event.gateway)\"", outbound, logger)
                         return
                     }
-                    if try await store.insert(event, receivedAt: Self.nowMilliseconds()) {
+                    if try await store.insert(event, receivedAt: Timestamp.nowMilliseconds()) {
                         logger.info("device \(event.device) \(event.kind.rawValue)\(event.message.map { ": \($0)" } ?? "")")
                         feed.publish(LiveMessage.device(event))
                     }
                     try await send(.ack(Ack(id: event.id)), outbound)
                 case .ping(let beat):
-                    try await send(.pong(Heartbeat(timestamp: beat.timestamp, serverTimestamp: Self.nowMilliseconds())), outbound)
+                    try await send(.pong(Heartbeat(timestamp: beat.timestamp, serverTimestamp: Timestamp.nowMilliseconds())), outbound)
                 case .pong, .ack, .welcome, .error:
                     break
                 }
@@ -99,11 +99,6 @@ struct GatewayIngest: Sendable {
         try await outbound.close(.policyViolation, reason: code)
     }
 
-    static func nowMilliseconds() -> Int64 {
-        var now = timespec()
-        clock_gettime(CLOCK_REALTIME, &now)
-        return Int64(now.tv_sec) * 1000 + Int64(now.tv_nsec) / 1_000_000
-    }
 }
 
 /// Messages pushed to dashboards over `/api/live`.

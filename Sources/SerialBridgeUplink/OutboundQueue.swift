@@ -90,24 +90,10 @@ public final class OutboundQueue: Sendable {
     /// Numbers, encodes and appends readings, then wakes the sender. One lock per batch, not per reading.
     public func enqueue(_ drafts: [ReadingDraft]) {
         guard !drafts.isEmpty else { return }
-        let waiter = state.withLock { state -> CheckedContinuation<Void, Never>? in
-            for draft in drafts {
-                let id = ReadingID(epoch: epoch, sequence: state.nextSequence)
-                state.nextSequence += 1
-                let bytes = draft.encoder.encode(id: id, timestamp: draft.timestamp, values: draft.values, outOfRange: draft.outOfRange)
-                state.frames.append(OutboundFrame(id: id, bytes: bytes))
-                if state.depth > capacity {
-                    state.head += 1
-                    state.cursor = max(state.cursor, state.head)
-                    state.dropped += 1
-                }
-            }
-            state.compact()
-            let waiter = state.waiter
-            state.waiter = nil
-            return waiter
+        append(drafts.count) { id, index in
+            let draft = drafts[index]
+            return draft.encoder.encode(id: id, timestamp: draft.timestamp, values: draft.values, outOfRange: draft.outOfRange)
         }
-        waiter?.resume()
     }
 
     /// Numbers, encodes and appends a device event, in the same sequence as readings.
@@ -115,19 +101,30 @@ public final class OutboundQueue: Sendable {
         device: String, kind: DeviceStateChange.Kind, profile: String, path: String, timestamp: Int64,
         message: String? = nil, counters: [(String, Int64)] = []
     ) {
-        let waiter = state.withLock { state -> CheckedContinuation<Void, Never>? in
-            let id = ReadingID(epoch: epoch, sequence: state.nextSequence)
-            state.nextSequence += 1
+        append(1) { id, _ in
             let event = DeviceStateChange(
                 gateway: gateway, id: id, device: device, kind: kind, profile: profile, path: path,
                 timestamp: timestamp, message: message, counters: counters
             )
-            state.frames.append(OutboundFrame(id: id, bytes: MessageCodec.encode(.device(event))))
-            if state.depth > capacity {
-                state.head += 1
-                state.cursor = max(state.cursor, state.head)
-                state.dropped += 1
+            return MessageCodec.encode(.device(event))
+        }
+    }
+
+    /// Under one lock: gives `count` frames the next identities, encodes each with `encode`,
+    /// drops (and counts) the oldest past capacity; then wakes the sender.
+    private func append(_ count: Int, _ encode: (ReadingID, Int) -> [UInt8]) {
+        let waiter = state.withLock { state -> CheckedContinuation<Void, Never>? in
+            for index in 0..<count {
+                let id = ReadingID(epoch: epoch, sequence: state.nextSequence)
+                state.nextSequence += 1
+                state.frames.append(OutboundFrame(id: id, bytes: encode(id, index)))
+                if state.depth > capacity {
+                    state.head += 1
+                    state.cursor = max(state.cursor, state.head)
+                    state.dropped += 1
+                }
             }
+            state.compact()
             defer { state.waiter = nil }
             return state.waiter
         }

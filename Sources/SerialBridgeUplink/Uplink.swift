@@ -243,7 +243,7 @@ public final class Uplink: Service, Sendable {
                     try await Task.sleep(for: interval)
                     switch self.shared.withLock({ $0.heartbeat.tick() }) {
                     case .sendPing:
-                        let ping = Heartbeat(timestamp: Self.nowMilliseconds())
+                        let ping = Heartbeat(timestamp: Timestamp.nowMilliseconds())
                         try await outbound.write(Self.textFrame(MessageCodec.encode(.ping(ping))))
                     case .declareDead(let missed):
                         self.logger.warning("link dead: \(missed) heartbeats unanswered; redialling")
@@ -308,7 +308,7 @@ public final class Uplink: Service, Sendable {
             let pong = Heartbeat(timestamp: beat.timestamp, serverTimestamp: nil)
             try await outbound.write(Self.textFrame(MessageCodec.encode(.pong(pong))))
         case .pong(let beat)?:
-            let now = Self.nowMilliseconds()
+            let now = Timestamp.nowMilliseconds()
             let rtt = shared.withLock { shared -> Int64? in
                 shared.heartbeat.pongReceived(sentAt: beat.timestamp, now: now)
                 return shared.heartbeat.lastRTTMilliseconds
@@ -332,11 +332,6 @@ public final class Uplink: Service, Sendable {
         .custom(WebSocketFrame(fin: true, opcode: .text, data: ByteBuffer(bytes: bytes)))
     }
 
-    static func nowMilliseconds() -> Int64 {
-        var now = timespec()
-        clock_gettime(CLOCK_REALTIME, &now)
-        return Int64(now.tv_sec) * 1000 + Int64(now.tv_nsec) / 1_000_000
-    }
 
     /// Round-trip time of the last answered heartbeat, in milliseconds.
     public var lastRoundTripMilliseconds: Int64? { shared.withLock { $0.heartbeat.lastRTTMilliseconds } }

@@ -12,14 +12,9 @@ public enum DecimalParser {
     /// the mantissa fits a Double and 10^k ≤ 10^22 is exact, so one division rounds correctly).
     /// Everything else (exponents, long mantissas, `inf`, `nan`) goes through `Double(String)`.
     public static func double(_ bytes: UnsafeRawBufferPointer) -> Double? {
-        var index = 0
+        guard let (negative, start) = sign(bytes) else { return nil }
+        var index = start
         let count = bytes.count
-        guard count > 0 else { return nil }
-        var negative = false
-        if bytes[0] == UInt8(ascii: "-") || bytes[0] == UInt8(ascii: "+") {
-            negative = bytes[0] == UInt8(ascii: "-")
-            index = 1
-        }
         var mantissa: UInt64 = 0
         var digits = 0
         var fractionDigits = 0
@@ -47,14 +42,9 @@ public enum DecimalParser {
 
     /// `[+-]digits` as a 64-bit integer.
     public static func integer(_ bytes: UnsafeRawBufferPointer) -> Int64? {
-        var index = 0
+        guard let (negative, start) = sign(bytes) else { return nil }
+        var index = start
         let count = bytes.count
-        guard count > 0 else { return nil }
-        var negative = false
-        if bytes[0] == UInt8(ascii: "-") || bytes[0] == UInt8(ascii: "+") {
-            negative = bytes[0] == UInt8(ascii: "-")
-            index = 1
-        }
         guard index < count else { return nil }
         var value: Int64 = 0
         while index < count {
@@ -68,6 +58,14 @@ public enum DecimalParser {
             index += 1
         }
         return value
+    }
+
+    /// Whether the number is negative, and where its digits start; nil for no bytes at all.
+    private static func sign(_ bytes: UnsafeRawBufferPointer) -> (negative: Bool, start: Int)? {
+        guard let first = bytes.first else { return nil }
+        if first == UInt8(ascii: "-") { return (true, 1) }
+        if first == UInt8(ascii: "+") { return (false, 1) }
+        return (false, 0)
     }
 
     private static func fallback(_ bytes: UnsafeRawBufferPointer) -> Double? {
