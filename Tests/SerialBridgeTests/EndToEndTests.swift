@@ -99,22 +99,19 @@ struct EndToEndTests {
     }
 
     @Test func thousandReadingsArriveInOrderOnceAcrossAGatewayRestart() async throws {
-        let logs = LogCapture()
-        let server = try await TestServer(gateway: "gw-test", logger: logs.logger("server"))
-        let device = try PseudoTerminal()
-        defer { device.close() }
-        let dir = try TemporaryDirectory()
-        let config = try writeGatewayConfig(in: dir, port: server.port, devicePath: device.slavePath)
+        let stack = try await OneDeviceStack()
+        defer { stack.close() }
+        let (logs, server, device) = (stack.logs, stack.server, stack.device)
 
         // First run: readings 1...500, alternating CRLF and LF line ends.
-        let first = try TestGateway(configFile: config, logger: logs.logger("gateway"))
+        let first = try stack.startGateway()
         for n in 1...500 { try device.write(Array("\(n).5,\(n % 100)\(n % 2 == 0 ? "\r\n" : "\n")".utf8)) }
         try await eventually("500 readings stored") { try await storedCount(server) == 500 }
         try await first.stop()
 
         // Written while no gateway runs: the tty keeps them for the next reader.
         for n in 501...1000 { try device.write(Array("\(n).5,\(n % 100)\r\n".utf8)) }
-        let second = try TestGateway(configFile: config, logger: logs.logger("gateway"))
+        let second = try stack.startGateway()
         #expect(second.gateway.epoch == first.gateway.epoch + 1)
         try await eventually("1000 readings stored") { try await storedCount(server) == 1000 }
 
@@ -136,13 +133,10 @@ struct EndToEndTests {
     }
 
     @Test func unacknowledgedReadingsAreResentAfterTheServerRestarts() async throws {
-        let logs = LogCapture()
-        let server = try await TestServer(gateway: "gw-test", logger: logs.logger("server"))
-        let device = try PseudoTerminal()
-        defer { device.close() }
-        let dir = try TemporaryDirectory()
-        let config = try writeGatewayConfig(in: dir, port: server.port, devicePath: device.slavePath)
-        let gateway = try TestGateway(configFile: config, logger: logs.logger("gateway"))
+        let stack = try await OneDeviceStack()
+        defer { stack.close() }
+        let (logs, server, device) = (stack.logs, stack.server, stack.device)
+        let gateway = try stack.startGateway()
         for n in 1...100 { try device.write(Array("\(n),1\n".utf8)) }
         try await eventually("100 stored") { try await storedCount(server) == 100 }
 
@@ -223,13 +217,10 @@ struct EndToEndTests {
     }
 
     @Test func aWrongTokenIsLoggedAsRefusedAndRetriedWithBackoff() async throws {
-        let logs = LogCapture()
-        let server = try await TestServer(gateway: "gw-test", logger: logs.logger("server"))
-        let device = try PseudoTerminal()
-        defer { device.close() }
-        let dir = try TemporaryDirectory()
-        let config = try writeGatewayConfig(in: dir, port: server.port, devicePath: device.slavePath, token: "wrong-token-00000000000000")
-        let gateway = try TestGateway(configFile: config, logger: logs.logger("gateway"))
+        let stack = try await OneDeviceStack(token: "wrong-token-00000000000000")
+        defer { stack.close() }
+        let (logs, server) = (stack.logs, stack.server)
+        let gateway = try stack.startGateway()
         try await eventually("three refusals logged") { logs.count(containing: "server refused the token") >= 3 }
         let refusal = try #require(logs.messages.first { $0.contains("server refused the token") })
         #expect(refusal.contains(#"gateway "gw-test": unknown token (HTTP 401 from /gateway/v1/auth)"#))
@@ -241,18 +232,39 @@ struct EndToEndTests {
     }
 
     @Test func aTokenForAnotherGatewayCannotSpeakForThisOne() async throws {
-        let logs = LogCapture()
-        let server = try await TestServer(gateway: "gw-other", logger: logs.logger("server"))
-        let device = try PseudoTerminal()
-        defer { device.close() }
-        let dir = try TemporaryDirectory()
-        let config = try writeGatewayConfig(in: dir, port: server.port, devicePath: device.slavePath)
-        let gateway = try TestGateway(configFile: config, logger: logs.logger("gateway"))
+        let stack = try await OneDeviceStack(serverKnows: "gw-other")
+        defer { stack.close() }
+        let (logs, server) = (stack.logs, stack.server)
+        let gateway = try stack.startGateway()
         try await eventually("mismatch reported") { logs.count(containing: "gateway-mismatch") >= 2 }
         #expect(logs.messages.contains { $0.contains(#"server rejected hello: gateway-mismatch: token is for "gw-other", hello says "gw-test""#) })
         try await gateway.stop()
         try await server.stop()
     }
+}
+
+/// The usual end-to-end set-up: a real server, one device on a pty, and the config of a gateway
+/// (`gw-test`) bound to it. Gateways are started (and restarted) by the test.
+struct OneDeviceStack {
+    let logs = LogCapture()
+    let server: TestServer
+    let device: PseudoTerminal
+    let directory: TemporaryDirectory
+    let config: String
+
+    /// `serverKnows` is the gateway id the server's token belongs to; `token` is the one the gateway sends.
+    init(serverKnows gateway: String = "gw-test", token: String = TestServer.token) async throws {
+        server = try await TestServer(gateway: gateway, logger: logs.logger("server"))
+        device = try PseudoTerminal()
+        directory = try TemporaryDirectory()
+        config = try writeGatewayConfig(in: directory, port: server.port, devicePath: device.slavePath, token: token)
+    }
+
+    func startGateway() throws -> TestGateway {
+        try TestGateway(configFile: config, logger: logs.logger("gateway"))
+    }
+
+    func close() { device.close() }
 }
 
 extension TestServer {
