@@ -47,10 +47,12 @@ let package = Package(
         .target(name: "SerialBridgeJSON", swiftSettings: strictSettings),
         // Bytes → frames → checked frames → values. Knows nothing of ports or networks.
         .target(name: "SerialBridgeParsing", dependencies: ["SerialBridgeJSON"], swiftSettings: strictSettings),
+        // Devices that must be asked: polling, Modbus RTU, commands, and the scheduler of a shared line.
+        .target(name: "SerialBridgePolling", dependencies: ["SerialBridgeParsing", "SerialBridgeJSON"], swiftSettings: strictSettings),
         // Device profiles: model, loader, validation, matching.
         .target(
             name: "SerialBridgeProfiles",
-            dependencies: ["SerialBridgeSerial", "SerialBridgeParsing", "SerialBridgeJSON"],
+            dependencies: ["SerialBridgeSerial", "SerialBridgeParsing", "SerialBridgePolling", "SerialBridgeJSON"],
             swiftSettings: strictSettings
         ),
         // The wire protocol shared by gateway and server. Knows nothing of serial ports.
@@ -76,7 +78,7 @@ let package = Package(
         .target(
             name: "SerialBridgeGateway",
             dependencies: [
-                "SerialBridgeSerial", "SerialBridgeProfiles", "SerialBridgeParsing", "SerialBridgeJSON",
+                "SerialBridgeSerial", "SerialBridgeProfiles", "SerialBridgeParsing", "SerialBridgePolling", "SerialBridgeJSON",
                 "SerialBridgeProtocol", "SerialBridgeUplink", "SerialBridgeDevices",
                 .product(name: "UnixSignals", package: "swift-service-lifecycle"),
                 .product(name: "NIOCore", package: "swift-nio"),
@@ -89,7 +91,11 @@ let package = Package(
         // A profile played as a virtual device on a pseudo-terminal.
         .target(
             name: "SerialBridgeSimulator",
-            dependencies: ["SerialBridgeSerial", "SerialBridgeProfiles", "SerialBridgeParsing", "SerialBridgeJSON"],
+            dependencies: [
+                "SerialBridgeSerial", "SerialBridgeProfiles", "SerialBridgeParsing", "SerialBridgePolling", "SerialBridgeJSON",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+            ],
             swiftSettings: strictSettings
         ),
         // The cloud side: ingest, storage, API, dashboard.
@@ -155,7 +161,7 @@ let package = Package(
                 "SerialBridgeSerial", "SerialBridgeProfiles", "SerialBridgeParsing", "SerialBridgeJSON",
                 "SerialBridgeProtocol", "SerialBridgeUplink", "SerialBridgeGateway", "CSerialSupport", "SerialBridgeFuzzing",
                 "SerialBridgeSimulator", "SerialBridgeServer",
-                "SerialBridgeDevices",
+                "SerialBridgeDevices", "SerialBridgePolling",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "GRDB", package: "GRDB.swift"),

@@ -25,8 +25,8 @@ public struct Gateway: Sendable {
     public let queue: OutboundQueue
     /// The link to the server.
     public let uplink: Uplink
-    /// One session per configured port.
-    public let sessions: [DeviceSession]
+    /// Sessions of the configured ports and buses, reloaded on SIGHUP or profile changes.
+    let supervisor: SessionSupervisor
     /// Every loaded profile, for discovery.
     public let profiles: [DeviceProfile]
     private let logger: Logger
@@ -49,14 +49,8 @@ public struct Gateway: Sendable {
         } catch {
             problems.append("\(config.tokenFile): cannot read token file: \(error)")
         }
-        var bound: [(GatewayConfig.StaticPort, DeviceProfile)] = []
-        for port in config.ports {
-            if let profile = library.profiles[port.profile] {
-                bound.append((port, profile))
-            } else if problems.isEmpty {
-                let known = library.profiles.keys.sorted().joined(separator: ", ")
-                problems.append("port \"\(port.device)\": no profile named \"\(port.profile)\" (loaded: \(known.isEmpty ? "none" : known))")
-            }
+        if problems.isEmpty {
+            problems.append(contentsOf: SessionPlan.plans(config: config, library: library).problems)
         }
         guard problems.isEmpty else { throw GatewayStartError(problems: problems) }
         let epoch: Int64
@@ -77,19 +71,42 @@ public struct Gateway: Sendable {
             ),
             queue: queue, logger: logger
         )
-        let queue = self.queue
-        self.sessions = bound.map { port, profile in
-            DeviceSession(device: port.device, path: port.path, profile: profile, queue: queue, logger: logger)
-        }
+        self.supervisor = SessionSupervisor(config: config, library: library, queue: queue, logger: logger)
     }
+
+    /// Sends a profile's named command to a configured device and waits for the outcome (the
+    /// answer's bytes, an exception, a timeout, or why it could not be sent).
+    public func send(command: String, to device: String, arguments: [String: Double] = [:]) async -> BusSession.CommandOutcome {
+        if let bus = supervisor.bus(for: device) {
+            return await bus.send(command: command, to: device, arguments: arguments)
+        }
+        if supervisor.streams(device) {
+            return .failed("device \"\(device)\" runs a streaming profile without commands")
+        }
+        return .failed("no configured device \"\(device)\"")
+    }
+
+    /// Reloads profiles and bindings now (as SIGHUP does).
+    public func reload() async {
+        await supervisor.reload(reason: "requested")
+    }
+
+    /// How many times each configured port's session has started: a reload restarts only the
+    /// sessions whose profile or binding changed.
+    public var sessionStarts: [String: Int] { supervisor.starts }
+
+    /// The bus session of a configured device (polled or commanded), for status and tests.
+    public func busSession(for device: String) -> BusSession? { supervisor.bus(for: device) }
 
     /// A service group running the gateway; `signals` trigger graceful shutdown.
     public func serviceGroup(signals: [UnixSignal] = [.sigterm, .sigint]) -> ServiceGroup {
-        logger.info("gateway \(config.gatewayId) starting: epoch \(epoch), \(sessions.count) device(s), server \(config.serverURL)")
+        let devices = config.ports.count + config.buses.reduce(0) { $0 + $1.devices.count }
+        logger.info("gateway \(config.gatewayId) starting: epoch \(epoch), \(devices) configured device(s), server \(config.serverURL)")
         // ServiceGroup stops services in reverse order: sessions first, then the uplink drains.
-        var services: [any Service] = [uplink, DeviceSessions(sessions: sessions)]
+        var services: [any Service] = [uplink, supervisor]
         if config.discovery {
-            let staticPaths = Set(config.ports.flatMap { [$0.path, Self.resolvedLink($0.path)] })
+            let paths = config.ports.map(\.path) + config.buses.map(\.path)
+            let staticPaths = Set(paths.flatMap { [$0, Self.resolvedLink($0)] })
             services.append(DiscoveredDevices(profiles: profiles, staticPaths: staticPaths, queue: queue, logger: logger))
         }
         return ServiceGroup(
@@ -109,21 +126,6 @@ extension Gateway {
         guard let resolved = realpath(path, nil) else { return path }
         defer { free(resolved) }
         return String(cString: resolved)
-    }
-}
-
-/// Every device session, run side by side and cancelled together on graceful shutdown.
-struct DeviceSessions: Service {
-    let sessions: [DeviceSession]
-
-    func run() async throws {
-        await cancelWhenGracefulShutdown {
-            await withDiscardingTaskGroup { group in
-                for session in sessions {
-                    group.addTask { await session.run() }
-                }
-            }
-        }
     }
 }
 

@@ -1,4 +1,6 @@
 import SerialBridgeJSON
+import SerialBridgeProfiles
+import SerialBridgeSerial
 import SerialBridgeUplink
 
 /// The gateway's configuration file (docs/CONFIG.md). Relative paths are resolved against the
@@ -14,6 +16,28 @@ public struct GatewayConfig: Sendable {
         public var profile: String
     }
 
+    /// A serial line shared by several polled devices (RS-485), each with its profile and unit id.
+    public struct Bus: Sendable, Hashable {
+        /// A device on the bus.
+        public struct Member: Sendable, Hashable {
+            /// Stable device id reported to the server.
+            public var device: String
+            /// Profile name.
+            public var profile: String
+            /// Modbus unit id (nil: the profile's `modbus.unitId`).
+            public var unitId: Int?
+        }
+
+        /// Device path (absolute after loading).
+        public var path: String
+        /// Line settings for the whole bus (nil: the first device's profile settings).
+        public var serial: SerialSettings?
+        /// The devices, in config order.
+        public var devices: [Member]
+    }
+
+    /// The file this config was loaded from (re-read on reload), if any.
+    public var file: String?
     /// Gateway id, as the server's token file knows it.
     public var gatewayId: String
     /// Server WebSocket URL.
@@ -26,6 +50,8 @@ public struct GatewayConfig: Sendable {
     public var profileFolders: [String]
     /// Statically bound ports.
     public var ports: [StaticPort]
+    /// Shared lines with several polled devices.
+    public var buses: [Bus]
     /// Whether devices found by udev get sessions when a profile's match rule claims them.
     public var discovery: Bool
     /// Reconnect backoff.
@@ -78,6 +104,39 @@ public struct GatewayConfig: Sendable {
             }
             root.absorb(port)
         }
+        var buses: [Bus] = []
+        var busPaths: Set<String> = Set(ports.map(\.path))
+        for item in root.array("buses") ?? [] {
+            var bus = JSONObjectReader(item.value, file: file, path: item.path)
+            let path = bus.string("path", required: true).map { Self.resolve($0, against: base) }
+            if let path, !busPaths.insert(path).inserted {
+                bus.fail(key: "path", "\(path) is already used by another port or bus")
+            }
+            var serial: SerialSettings?
+            if var settings = bus.object("serial") {
+                serial = ProfileLoader.readSerial(&settings)
+                bus.absorb(settings)
+            }
+            var members: [Bus.Member] = []
+            var units: Set<Int> = []
+            for entry in bus.array("devices", required: true) ?? [] {
+                var member = JSONObjectReader(entry.value, file: file, path: entry.path)
+                let device = member.string("device", required: true)
+                let profile = member.string("profile", required: true)
+                let unit = member.integer("unitId", in: 1...247)
+                if let device, !deviceIds.insert(device).inserted {
+                    member.fail(key: "device", "duplicate device id \"\(device)\"")
+                }
+                if let unit, !units.insert(unit).inserted {
+                    member.fail(key: "unitId", "unit \(unit) is already on this bus")
+                }
+                if let device, let profile { members.append(Bus.Member(device: device, profile: profile, unitId: unit)) }
+                bus.absorb(member)
+            }
+            if members.isEmpty, bus.isClean { bus.fail(key: "devices", "must list at least one device") }
+            if let path, !members.isEmpty { buses.append(Bus(path: path, serial: serial, devices: members)) }
+            root.absorb(bus)
+        }
         var backoff = Backoff()
         if var reconnect = root.object("reconnect") {
             let initial = reconnect.integer("initialDelayMs", in: 1...3_600_000) ?? 500
@@ -94,8 +153,8 @@ public struct GatewayConfig: Sendable {
         let errors = root.finish()
         guard errors.isEmpty, let gatewayId, let url, let tokenFile else { throw ConfigErrors(errors) }
         return GatewayConfig(
-            gatewayId: gatewayId, serverURL: url, tokenFile: tokenFile, stateDirectory: stateDirectory,
-            profileFolders: profileFolders, ports: ports, discovery: discovery, backoff: backoff,
+            file: file, gatewayId: gatewayId, serverURL: url, tokenFile: tokenFile, stateDirectory: stateDirectory,
+            profileFolders: profileFolders, ports: ports, buses: buses, discovery: discovery, backoff: backoff,
             drainTimeout: .milliseconds(drainMs), logLevel: logLevel
         )
     }

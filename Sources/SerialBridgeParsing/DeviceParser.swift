@@ -46,6 +46,12 @@ public struct OutputField: Sendable, Hashable {
     public var name: String
     /// Unit, if any.
     public var unit: String?
+
+    /// Creates a field.
+    public init(name: String, unit: String?) {
+        self.name = name
+        self.unit = unit
+    }
 }
 
 /// One decoded reading, before it has an identity.
@@ -56,6 +62,13 @@ public struct ParsedReading: Sendable, Hashable {
     public var outOfRange: [String]
     /// Stream offset of the frame's first byte.
     public var offset: UInt64
+
+    /// Creates a reading.
+    public init(values: [Value?], outOfRange: [String] = [], offset: UInt64 = 0) {
+        self.values = values
+        self.outOfRange = outOfRange
+        self.offset = offset
+    }
 }
 
 /// A frame that produced no reading, and why.
@@ -71,6 +84,13 @@ public struct Rejection: Sendable, Hashable, CustomStringConvertible {
     public var message: String
     /// Stream offset of the first byte concerned.
     public var offset: UInt64
+
+    /// Creates a rejection.
+    public init(stage: Stage, message: String, offset: UInt64 = 0) {
+        self.stage = stage
+        self.message = message
+        self.offset = offset
+    }
 
     public var description: String { message }
 }
@@ -102,28 +122,15 @@ public struct ParserCounters: Sendable, Hashable {
 /// hops no actor.
 public struct DeviceParser: Sendable {
     /// The values of every reading, in order.
-    public let outputFields: [OutputField]
+    public var outputFields: [OutputField] { interpreter.outputFields }
     private var framer: any Framer
-    private let integrity: IntegrityCheck?
-    private let decoder: (any FrameDecoder)?
-    private let fieldSpecs: [FieldSpec]
-    /// For each output value (except `raw`), the index of its decoder field.
-    private let selection: [Int]
-    private let raw: Bool
+    private let interpreter: FrameInterpreter
     private var countersExceptFramer = ParserCounters()
 
     /// Builds the chain a spec describes.
     public init(spec: ParsingSpec) {
-        outputFields = spec.outputFields
         framer = spec.framing.makeFramer()
-        integrity = spec.integrity
-        decoder = spec.decoding?.makeDecoder()
-        let fields = spec.decoding?.fields ?? []
-        fieldSpecs = fields
-        raw = spec.raw
-        selection = outputFields.compactMap { output in
-            output.name == "raw" && spec.raw ? nil : fields.firstIndex { $0.name == output.name }
-        }
+        interpreter = FrameInterpreter(spec: spec)
     }
 
     /// All counters.
@@ -139,9 +146,9 @@ public struct DeviceParser: Sendable {
         onReading: (ParsedReading) -> Void, onRejection: (Rejection) -> Void = { _ in }
     ) {
         var local = countersExceptFramer
-        let stages = Stages(integrity: integrity, decoder: decoder, fieldSpecs: fieldSpecs, selection: selection, raw: raw)
+        let interpreter = self.interpreter
         framer.feed(bytes, at: time) { event in
-            stages.handle(event, counters: &local, onReading: onReading, onRejection: onRejection)
+            interpreter.handle(event, counters: &local, onReading: onReading, onRejection: onRejection)
         }
         countersExceptFramer = local
     }
@@ -149,21 +156,90 @@ public struct DeviceParser: Sendable {
     /// Lets a time-based framer end a frame on silence; call when no byte has arrived up to `time`.
     public mutating func flush(at time: UInt64, onReading: (ParsedReading) -> Void, onRejection: (Rejection) -> Void = { _ in }) {
         var local = countersExceptFramer
-        let stages = Stages(integrity: integrity, decoder: decoder, fieldSpecs: fieldSpecs, selection: selection, raw: raw)
+        let interpreter = self.interpreter
         framer.flush(at: time) { event in
-            stages.handle(event, counters: &local, onReading: onReading, onRejection: onRejection)
+            interpreter.handle(event, counters: &local, onReading: onReading, onRejection: onRejection)
         }
         countersExceptFramer = local
     }
 }
 
-/// The stages after framing, split out so the framer's callback captures no `inout self`.
-private struct Stages {
-    let integrity: IntegrityCheck?
-    let decoder: (any FrameDecoder)?
-    let fieldSpecs: [FieldSpec]
-    let selection: [Int]
-    let raw: Bool
+/// The stages after framing — integrity check, decoding, field finishing — for one frame.
+///
+/// Separate from ``DeviceParser`` so a polled device, whose frames a bus scheduler cuts and
+/// matches to requests, turns a response into a reading by the same rules as a streaming one.
+public struct FrameInterpreter: Sendable {
+    /// The values of every reading, in order.
+    public let outputFields: [OutputField]
+    private let integrity: IntegrityCheck?
+    private let decoder: (any FrameDecoder)?
+    private let fieldSpecs: [FieldSpec]
+    /// For each output value (except `raw`), the index of its decoder field.
+    private let selection: [Int]
+    private let raw: Bool
+
+    /// What became of one frame.
+    public enum Outcome: Sendable, Hashable {
+        /// The frame made a reading.
+        case reading(ParsedReading)
+        /// The frame failed the integrity check or decoding.
+        case rejected(Rejection)
+        /// The frame was fine but carried no value the profile uses.
+        case ignored
+    }
+
+    /// Builds the stages a spec describes (its framing is not used).
+    public init(spec: ParsingSpec) {
+        outputFields = spec.outputFields
+        integrity = spec.integrity
+        decoder = spec.decoding?.makeDecoder()
+        let fields = spec.decoding?.fields ?? []
+        fieldSpecs = fields
+        raw = spec.raw
+        selection = outputFields.compactMap { output in
+            output.name == "raw" && spec.raw ? nil : fields.firstIndex { $0.name == output.name }
+        }
+    }
+
+    /// Checks and decodes one frame, counting what happened in `counters`.
+    public func interpret(_ frame: UnsafeRawBufferPointer, offset: UInt64, counters: inout ParserCounters) -> Outcome {
+        if let integrity, case .failure(let failure) = integrity.verify(frame) {
+            counters.checksumErrors &+= 1
+            return .rejected(Rejection(stage: .integrity, message: failure.message, offset: offset))
+        }
+        var values: [Value?] = []
+        var flagged: [String] = []
+        if let decoder {
+            switch decoder.decode(frame) {
+            case .failure(let error):
+                counters.decodeErrors &+= 1
+                return .rejected(Rejection(stage: .decoding, message: error.message, offset: offset))
+            case .success(let decoded):
+                values.reserveCapacity(selection.count + 1)
+                for index in selection {
+                    guard index < decoded.count, let rawValue = decoded[index] else {
+                        values.append(nil)
+                        continue
+                    }
+                    let field = fieldSpecs[index]
+                    let (value, outOfRange) = field.finish(rawValue)
+                    if outOfRange {
+                        flagged.append(field.name)
+                        counters.outOfRange &+= 1
+                    }
+                    values.append(value)
+                }
+            }
+        }
+        if raw {
+            values.append(.bytes(Array(frame)))
+        } else if values.allSatisfy({ $0 == nil }) {
+            counters.ignoredFrames &+= 1
+            return .ignored
+        }
+        counters.readings &+= 1
+        return .reading(ParsedReading(values: values, outOfRange: flagged, offset: offset))
+    }
 
     func handle(
         _ event: FramerEvent, counters: inout ParserCounters,
@@ -174,44 +250,11 @@ private struct Stages {
             counters.framingErrors &+= 1
             onRejection(Rejection(stage: .framing, message: reason, offset: offset))
         case .frame(let frame, let offset):
-            if let integrity, case .failure(let failure) = integrity.verify(frame) {
-                counters.checksumErrors &+= 1
-                onRejection(Rejection(stage: .integrity, message: failure.message, offset: offset))
-                return
+            switch interpret(frame, offset: offset, counters: &counters) {
+            case .reading(let reading): onReading(reading)
+            case .rejected(let rejection): onRejection(rejection)
+            case .ignored: break
             }
-            var values: [Value?] = []
-            var flagged: [String] = []
-            if let decoder {
-                switch decoder.decode(frame) {
-                case .failure(let error):
-                    counters.decodeErrors &+= 1
-                    onRejection(Rejection(stage: .decoding, message: error.message, offset: offset))
-                    return
-                case .success(let decoded):
-                    values.reserveCapacity(selection.count + 1)
-                    for index in selection {
-                        guard index < decoded.count, let rawValue = decoded[index] else {
-                            values.append(nil)
-                            continue
-                        }
-                        let field = fieldSpecs[index]
-                        let (value, outOfRange) = field.finish(rawValue)
-                        if outOfRange {
-                            flagged.append(field.name)
-                            counters.outOfRange &+= 1
-                        }
-                        values.append(value)
-                    }
-                }
-            }
-            if raw {
-                values.append(.bytes(Array(frame)))
-            } else if values.allSatisfy({ $0 == nil }) {
-                counters.ignoredFrames &+= 1
-                return
-            }
-            counters.readings &+= 1
-            onReading(ParsedReading(values: values, outOfRange: flagged, offset: offset))
         }
     }
 }

@@ -42,13 +42,14 @@ public struct FieldSpec: Sendable, Hashable {
     }
 
     /// Reads the common keys of a field object: `name`, `type`, `unit`, `scale`, `offset`, `enum`,
-    /// `range`, `skip`. The decoder reads its own keys from the same reader before or after.
-    public static func read(_ field: inout JSONObjectReader, defaultType: ValueType = .float) -> FieldSpec? {
+    /// `range`, `skip`. The decoder reads its own keys from the same reader before or after; one
+    /// whose `type` key means something else (Modbus registers) passes `readsType: false`.
+    public static func read(_ field: inout JSONObjectReader, defaultType: ValueType = .float, readsType: Bool = true) -> FieldSpec? {
         let name = field.string("name", required: true)
         if let name, name.isEmpty || name.contains(where: { $0 == "\"" || $0.isNewline }) {
             field.fail(key: "name", "must be non-empty, without quotes or line breaks")
         }
-        let type = field.choice("type", ValueType.self) ?? defaultType
+        let type = (readsType ? field.choice("type", ValueType.self) : nil) ?? defaultType
         let unit = field.string("unit")
         let scale = field.number("scale")
         if scale == 0 { field.fail(key: "scale", "must not be 0") }

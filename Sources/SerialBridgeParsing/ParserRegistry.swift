@@ -11,6 +11,7 @@ public enum ParserRegistry {
             SLIPFraming.self,
             COBSFraming.self,
             SilenceGapFraming.self,
+            ModbusRTUFraming.self,
         ] as [any FramerConfiguration.Type]).map { ($0.type, $0) }
     )
 

@@ -1,4 +1,5 @@
 import SerialBridgeParsing
+import SerialBridgePolling
 import SerialBridgeSerial
 
 /// A device profile: how to recognise, open, frame, decode and simulate one kind of serial device.
@@ -24,14 +25,24 @@ public struct DeviceProfile: Sendable {
     public var interByteGapMs: Int
     /// Framing, integrity, decoding and output.
     public var parsing: ParsingSpec
+    /// How the device is asked for readings; nil when it talks on its own.
+    public var polling: PollingSpec?
+    /// The Modbus register map, for Modbus RTU devices.
+    public var modbus: ModbusSpec?
+    /// Named requests the gateway can send, by name.
+    public var commands: [String: CommandSpec]
     /// What the simulator emits for this device, if it can play it.
     public var simulate: SimulationSpec?
+    /// Hash of the profile file's bytes (0 for profiles built in code): a reload restarts only
+    /// the sessions whose profile changed.
+    public var digest: UInt64 = 0
 
     /// Creates a profile.
     public init(
         name: String, version: String = "0", description: String? = nil, manufacturer: String? = nil,
         model: String? = nil, match: MatchRule? = nil, serial: SerialSettings = SerialSettings(),
-        interByteGapMs: Int = 0, parsing: ParsingSpec, simulate: SimulationSpec? = nil
+        interByteGapMs: Int = 0, parsing: ParsingSpec, polling: PollingSpec? = nil, modbus: ModbusSpec? = nil,
+        commands: [String: CommandSpec] = [:], simulate: SimulationSpec? = nil
     ) {
         self.name = name
         self.version = version
@@ -42,7 +53,25 @@ public struct DeviceProfile: Sendable {
         self.serial = serial
         self.interByteGapMs = interByteGapMs
         self.parsing = parsing
+        self.polling = polling
+        self.modbus = modbus
+        self.commands = commands
         self.simulate = simulate
+    }
+
+    /// The values of every reading, in order.
+    public var outputFields: [OutputField] {
+        modbus?.plan.outputFields ?? parsing.outputFields
+    }
+
+    /// The polling definition of this device at Modbus `unit` (default: the profile's), or nil
+    /// when the device is not polled.
+    public func polledDevice(name: String, unit: Int? = nil) -> PolledDevice? {
+        guard let polling else { return nil }
+        if let modbus {
+            return PolledDevice(name: name, polling: polling, modbus: modbus, unit: UInt8(clamping: unit ?? modbus.unitId))
+        }
+        return PolledDevice(name: name, polling: polling, interpreter: FrameInterpreter(spec: parsing))
     }
 }
 

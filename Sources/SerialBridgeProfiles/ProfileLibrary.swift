@@ -41,6 +41,44 @@ public struct ProfileLibrary: Sendable {
         return library
     }
 
+    /// Reloads `paths` on top of a running library: files that load replace their profiles; a file
+    /// that fails keeps the profiles it defined before (and its errors are returned); profiles
+    /// whose file is gone are dropped.
+    public static func reload(paths: [String], previous: ProfileLibrary) -> (library: ProfileLibrary, errors: [ConfigError]) {
+        var library = ProfileLibrary()
+        var errors: [ConfigError] = []
+        let files = profileFiles(in: paths, errors: &errors)
+        for file in files {
+            var loaded: [DeviceProfile] = []
+            do {
+                loaded = [try ProfileLoader.load(file: file)]
+            } catch {
+                errors.append(contentsOf: error.errors)
+                loaded = previous.sources.filter { $0.value == file }.keys.sorted().compactMap { previous.profiles[$0] }
+            }
+            for profile in loaded {
+                if let other = library.sources[profile.name] {
+                    errors.append(ConfigError(file: file, path: "$.name", message: "profile \"\(profile.name)\" is already defined in \(other)"))
+                    continue
+                }
+                library.profiles[profile.name] = profile
+                library.sources[profile.name] = file
+            }
+        }
+        return (library, errors)
+    }
+
+    /// A fingerprint of the profile files (names, sizes, modification times): a change means a
+    /// reload is due.
+    public static func fingerprint(paths: [String]) -> [String] {
+        var ignored: [ConfigError] = []
+        return profileFiles(in: paths, errors: &ignored).map { file in
+            var status = stat()
+            guard stat(file, &status) == 0 else { return file }
+            return "\(file):\(status.st_size):\(status.st_mtim.tv_sec).\(status.st_mtim.tv_nsec):\(status.st_ino)"
+        }
+    }
+
     /// The JSON files named by `paths`, sorted within each folder.
     public static func profileFiles(in paths: [String], errors: inout [ConfigError]) -> [String] {
         var files: [String] = []

@@ -1,5 +1,6 @@
 import SerialBridgeJSON
 import SerialBridgeParsing
+import SerialBridgePolling
 import SerialBridgeSerial
 
 /// Reads and validates device profiles, reporting every mistake as `FILE: JSON-PATH: message`.
@@ -10,12 +11,30 @@ public enum ProfileLoader {
     /// Loads one profile file.
     /// - Throws: ``ConfigErrors`` listing every mistake in the file.
     public static func load(file: String) throws(ConfigErrors) -> DeviceProfile {
-        try load(document: JSONDocument.load(file: file), file: file)
+        let bytes: [UInt8]
+        do {
+            bytes = try FileContents.read(file)
+        } catch {
+            throw ConfigErrors([ConfigError(file: file, path: "$", message: "cannot read file: \(error)")])
+        }
+        return try load(bytes: bytes, file: file)
     }
 
     /// Validates profile JSON given as bytes; `file` only names it in errors.
     public static func load(bytes: [UInt8], file: String) throws(ConfigErrors) -> DeviceProfile {
-        try load(document: JSONDocument.parse(bytes, file: file), file: file)
+        var profile = try load(document: JSONDocument.parse(bytes, file: file), file: file)
+        profile.digest = digest(bytes)
+        return profile
+    }
+
+    /// FNV-1a of a profile file: tells a changed profile from an unchanged one at reload.
+    static func digest(_ bytes: [UInt8]) -> UInt64 {
+        var hash: UInt64 = 0xCBF2_9CE4_8422_2325
+        for byte in bytes {
+            hash ^= UInt64(byte)
+            hash = hash &* 0x0000_0100_0000_01B3
+        }
+        return hash
     }
 
     /// Validates a parsed profile document.
@@ -43,10 +62,25 @@ public enum ProfileLoader {
             interByteGapMs = reader.integer("interByteGapMs", in: 0...10_000) ?? 0
             root.absorb(reader)
         }
-        var framing: (any FramerConfiguration)?
-        if var reader = root.object("framing", required: true) {
-            framing = readFraming(&reader)
+        var modbus: ModbusSpec?
+        let isModbus = root.has("modbus")
+        if var reader = root.object("modbus") {
+            modbus = ModbusSpec.read(&reader)
             root.absorb(reader)
+        }
+        var framing: (any FramerConfiguration)?
+        if var reader = root.object("framing", required: !isModbus) {
+            framing = readFraming(&reader)
+            if isModbus, framing != nil, !(framing is ModbusRTUFraming) {
+                reader.fail(key: "type", "a Modbus profile uses \"modbus-rtu\" framing (or leave framing out)")
+            }
+            root.absorb(reader)
+        } else if isModbus {
+            framing = ModbusRTUFraming()
+        }
+        if var rtu = framing as? ModbusRTUFraming, rtu.silenceGapMicroseconds == nil {
+            rtu.silenceGapMicroseconds = ModbusRTUFraming.standardGapMicroseconds(baudRate: serial.baudRate)
+            framing = rtu
         }
         var integrity: IntegrityCheck?
         if var reader = root.object("integrity") {
@@ -65,8 +99,13 @@ public enum ProfileLoader {
             }
             root.absorb(reader)
         }
+        if isModbus {
+            for key in ["integrity", "decoding", "output"] where root.has(key) {
+                root.fail(key: key, "a Modbus profile is decoded by modbus.registers (the CRC is checked for you); remove it")
+            }
+        }
         var decoding: (any DecoderConfiguration)?
-        if var reader = root.object("decoding", required: !raw) {
+        if var reader = root.object("decoding", required: !raw && !isModbus) {
             decoding = readDecoding(&reader)
             root.absorb(reader)
         }
@@ -77,20 +116,49 @@ public enum ProfileLoader {
             }
         }
         if outputNames?.isEmpty == true, !raw { root.fail("$.output.values", "must name at least one value, or set output.raw") }
+        var polling: PollingSpec?
+        if var reader = root.object("polling") {
+            polling = PollingSpec.read(&reader, modbus: isModbus)
+            root.absorb(reader)
+        } else if isModbus {
+            polling = PollingSpec(timeout: .milliseconds(200))
+        }
+        if isModbus, var polled = polling, polled.turnaround == .zero, let rtu = framing as? ModbusRTUFraming {
+            // The line must stay quiet for 3.5 characters between frames.
+            polled.turnaround = .microseconds(rtu.silenceGapMicroseconds ?? 0)
+            polling = polled
+        }
+        var commands: [String: CommandSpec] = [:]
+        if var reader = root.object("commands") {
+            commands = CommandSpec.readAll(&reader, modbus: isModbus)
+            root.absorb(reader)
+        }
         var simulate: SimulationSpec?
         if var reader = root.object("simulate") {
-            simulate = SimulationSpec.read(&reader)
+            simulate = SimulationSpec.read(&reader, modbus: isModbus)
+            if let simulate, isModbus, simulate.output != .modbus {
+                reader.fail(reader.path, "a Modbus device is simulated from its register map: give only \"values\" (generators by register name)")
+            }
+            if let simulate, !isModbus, polling != nil, simulate.answers == nil {
+                reader.fail(reader.path, "a polled device answers requests: set \"answers\" to the start of the poll request, e.g. \"FF 01 86\"")
+            }
+            if let modbus, let simulate {
+                let names = Set(modbus.plan.registers.map(\.field.name))
+                for name in simulate.values.keys.sorted() where !names.contains(name) {
+                    reader.fail("\(reader.path).values.\(name)", "no register is named \"\(name)\"")
+                }
+            }
             root.absorb(reader)
         }
         let errors = root.finish()
-        guard errors.isEmpty, let name, let framing, decoding != nil || raw else {
+        guard errors.isEmpty, let name, let framing, decoding != nil || raw || modbus != nil else {
             throw ConfigErrors(errors)
         }
         return DeviceProfile(
             name: name, version: version, description: description, manufacturer: manufacturer,
             model: model, match: match, serial: serial, interByteGapMs: interByteGapMs,
             parsing: ParsingSpec(framing: framing, integrity: integrity, decoding: decoding, outputNames: outputNames, raw: raw),
-            simulate: simulate
+            polling: polling, modbus: modbus, commands: commands, simulate: simulate
         )
     }
 
@@ -115,7 +183,8 @@ public enum ProfileLoader {
         return type
     }
 
-    static func readSerial(_ reader: inout JSONObjectReader) -> SerialSettings {
+    /// Reads a `serial` section (baud rate, data bits, parity, stop bits, flow control, DTR, RTS).
+    public static func readSerial(_ reader: inout JSONObjectReader) -> SerialSettings {
         var settings = SerialSettings()
         if let baud = reader.integer("baudRate", in: 50...20_000_000) { settings.baudRate = baud }
         if let bits = reader.integer("dataBits", in: 5...8) { settings.dataBits = bits }

@@ -22,31 +22,7 @@ public struct SimulationSpec: Sendable, Hashable {
     }
 
     /// Binary encodings of a generated value in a frame.
-    public enum BinaryFormat: String, Sendable, Hashable, CaseIterable {
-        case u8, i8
-        case u16be, u16le, i16be, i16le
-        case u32be, u32le, i32be, i32le
-        case f32be, f32le
-
-        /// Encoded width in bytes.
-        public var width: Int {
-            switch self {
-            case .u8, .i8: 1
-            case .u16be, .u16le, .i16be, .i16le: 2
-            default: 4
-            }
-        }
-    }
-
-    /// One part of a binary frame.
-    public enum Part: Sendable, Hashable {
-        /// Fixed bytes.
-        case bytes([UInt8])
-        /// A generated value, encoded.
-        case value(name: String, format: BinaryFormat)
-        /// A checksum over the frame's bytes from index `from` up to this part.
-        case checksum(ChecksumAlgorithm, from: Int, endianness: Endianness)
-    }
+    public typealias BinaryFormat = FrameTemplate.Format
 
     /// A checksum in a text template, written as two or more uppercase hex digits at `{checksum}`.
     public struct TextChecksum: Sendable, Hashable {
@@ -63,22 +39,28 @@ public struct SimulationSpec: Sendable, Hashable {
         /// Text with `{name}` placeholders.
         case template(String, checksum: TextChecksum?)
         /// A binary frame.
-        case frame([Part])
+        case frame(FrameTemplate)
+        /// Modbus RTU answers built from the profile's register map (Modbus profiles only).
+        case modbus
     }
 
     /// The output's shape.
     public var output: Output
     /// Generators by value name.
     public var values: [String: Generator]
+    /// For polled devices: the output is written only in answer to a request starting with these
+    /// bytes (nil: the device talks on its own).
+    public var answers: [UInt8]?
 
     /// Creates a spec.
-    public init(output: Output, values: [String: Generator]) {
+    public init(output: Output, values: [String: Generator], answers: [UInt8]? = nil) {
         self.output = output
         self.values = values
+        self.answers = answers
     }
 
     /// Reads a `simulate` section.
-    static func read(_ section: inout JSONObjectReader) -> SimulationSpec? {
+    static func read(_ section: inout JSONObjectReader, modbus: Bool) -> SimulationSpec? {
         var generators: [String: Generator] = [:]
         if var values = section.object("values") {
             for key in values.keys {
@@ -98,7 +80,12 @@ public struct SimulationSpec: Sendable, Hashable {
             section.absorb(values)
         }
         let template = section.string("template")
-        let frame = section.array("frame")
+        let frame = section.has("frame") ? section.value("frame") : nil
+        var answers: [UInt8]?
+        if let hex = section.string("answers") {
+            answers = Hex.decode(hex)
+            if answers?.isEmpty ?? true { section.fail(key: "answers", "must be pairs of hex digits, e.g. \"FF 01 86\"") }
+        }
         var output: Output?
         switch (template, frame) {
         case (let template?, nil):
@@ -118,34 +105,24 @@ public struct SimulationSpec: Sendable, Hashable {
                 }
             }
             output = .template(template, checksum: checksum)
-        case (nil, let items?):
-            var parts: [Part] = []
-            for item in items {
-                var part = JSONObjectReader(item.value, file: section.file, path: item.path)
-                if let hex = part.string("hex") {
-                    if let bytes = Hex.decode(hex) { parts.append(.bytes(bytes)) } else { part.fail(key: "hex", "must be pairs of hex digits, e.g. \"AA C0\"") }
-                } else if let name = part.string("value") {
-                    let format = part.choice("format", BinaryFormat.self, required: true)
-                    if generators[name] == nil { part.fail(key: "value", "\"\(name)\" has no generator in simulate.values") }
-                    if let format { parts.append(.value(name: name, format: format)) }
-                } else if let algorithm = part.choice("checksum", ChecksumAlgorithm.self) {
-                    let from = part.integer("from", in: 0...65535) ?? 0
-                    let endianness = part.choice("endianness", Endianness.self) ?? algorithm.conventionalEndianness
-                    parts.append(.checksum(algorithm, from: from, endianness: endianness))
-                } else if part.isClean {
-                    part.fail(item.path, "must have one of \"hex\", \"value\" or \"checksum\"")
+        case (nil, .some):
+            if let template = FrameTemplate.read("frame", valueKey: "value", from: &section) {
+                for name in template.valueNames where generators[name] == nil {
+                    section.fail(key: "frame", "value \"\(name)\" has no generator in simulate.values")
                 }
-                section.absorb(part)
+                output = .frame(template)
             }
-            if parts.isEmpty, section.isClean { section.fail(key: "frame", "must list at least one part") }
-            output = .frame(parts)
         case (.some, .some):
             section.fail(section.path, "has both \"template\" and \"frame\"; use one")
         case (nil, nil):
-            section.fail(section.path, "needs a \"template\" (text devices) or a \"frame\" (binary devices)")
+            if modbus {
+                output = .modbus
+            } else {
+                section.fail(section.path, "needs a \"template\" (text devices) or a \"frame\" (binary devices)")
+            }
         }
         guard let output, section.isClean else { return nil }
-        return SimulationSpec(output: output, values: generators)
+        return SimulationSpec(output: output, values: generators, answers: answers)
     }
 }
 
@@ -198,23 +175,5 @@ public enum SimulationTemplate {
             if case .placeholder(let name) = token { return name }
             return nil
         }
-    }
-}
-
-/// Hex text of bytes, as profiles write them: pairs of digits, spaces allowed (`"42 4D"`).
-public enum Hex {
-    /// The bytes, or nil when the text is not whole pairs of hex digits.
-    public static func decode(_ text: String) -> [UInt8]? {
-        let digits = text.filter { $0 != " " }
-        guard digits.count % 2 == 0 else { return nil }
-        var bytes: [UInt8] = []
-        var index = digits.startIndex
-        while index < digits.endIndex {
-            let next = digits.index(index, offsetBy: 2)
-            guard let byte = UInt8(digits[index..<next], radix: 16) else { return nil }
-            bytes.append(byte)
-            index = next
-        }
-        return bytes
     }
 }

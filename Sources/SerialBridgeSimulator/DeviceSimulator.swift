@@ -1,4 +1,5 @@
 import SerialBridgeParsing
+import SerialBridgePolling
 import SerialBridgeProfiles
 
 /// Plays a profile's `simulate` section: each call to ``nextOutput()`` returns the bytes the device
@@ -22,6 +23,12 @@ public struct DeviceSimulator: Sendable {
     }
 
     private let pieces: [Piece]
+    private let answers: [UInt8]?
+    private let registers: [ModbusRegister]
+    private let valueNames: [String]
+    /// Modbus unit ids this simulator answers for.
+    public let units: Set<UInt8>
+    private var requestBuffer: [UInt8] = []
     private let textChecksum: SimulationSpec.TextChecksum?
     private let generators: [SimulationSpec.Generator]
     private var current: [Double]
@@ -29,7 +36,8 @@ public struct DeviceSimulator: Sendable {
 
     /// Prepares a simulator for `profile`.
     /// - Throws: ``Unsupported`` when the profile has no `simulate` section.
-    public init(profile: DeviceProfile, seed: UInt64 = 0x5EED) throws(Unsupported) {
+    /// `units` are the Modbus unit ids answered (default: the profile's).
+    public init(profile: DeviceProfile, seed: UInt64 = 0x5EED, units: Set<UInt8> = []) throws(Unsupported) {
         guard let spec = profile.simulate else { throw Unsupported(profile: profile.name) }
         var names: [String] = []
         func index(of name: String) -> Int {
@@ -48,16 +56,25 @@ public struct DeviceSimulator: Sendable {
                     pieces.append(name == "checksum" && checksum != nil ? .checksumText : .text(index: index(of: name)))
                 }
             }
-        case .frame(let parts):
+        case .frame(let template):
             textChecksum = nil
-            for part in parts {
+            for part in template.parts {
                 switch part {
                 case .bytes(let bytes): pieces.append(.literal(bytes))
                 case .value(let name, let format): pieces.append(.binary(index: index(of: name), format: format))
                 case .checksum(let algorithm, let from, let endianness): pieces.append(.checksum(algorithm, from: from, endianness: endianness))
                 }
             }
+        case .modbus:
+            textChecksum = nil
+            for register in profile.modbus?.plan.registers ?? [] where spec.values[register.field.name] != nil {
+                _ = index(of: register.field.name)
+            }
         }
+        self.answers = spec.answers
+        self.registers = profile.modbus?.plan.registers ?? []
+        self.units = units.isEmpty ? [UInt8(clamping: profile.modbus?.unitId ?? 1)] : units
+        self.valueNames = names
         self.pieces = pieces
         // The loader guarantees a generator for every placeholder and value part.
         self.generators = names.map { spec.values[$0] ?? .init(min: 0, max: 0, decimals: 0) }
@@ -65,14 +82,66 @@ public struct DeviceSimulator: Sendable {
         self.random = SplitMix64(seed: seed)
     }
 
-    /// The next output of the device, e.g. `21.4,40.9\r\n` or a binary frame.
-    public mutating func nextOutput() -> [UInt8] {
+    /// True when the device speaks only when asked (polled and Modbus devices).
+    public var answersRequests: Bool { answers != nil || !registers.isEmpty }
+
+    private mutating func step() {
         for index in current.indices {
             let generator = generators[index]
             let span = generator.max - generator.min
             let step = span * 0.02 * (random.nextUnitInterval() * 2 - 1)
             current[index] = min(generator.max, max(generator.min, current[index] + step))
         }
+    }
+
+    /// What the device answers to the bytes it just received (empty when nothing is due yet).
+    /// Bytes that make no request yet are kept for the next call.
+    public mutating func respond(to bytes: some Sequence<UInt8>) -> [UInt8] {
+        requestBuffer.append(contentsOf: bytes)
+        if requestBuffer.count > 4096 { requestBuffer.removeFirst(requestBuffer.count - 4096) }
+        if !registers.isEmpty { return respondModbus() }
+        guard let answers, let found = Self.firstRange(of: answers, in: requestBuffer, from: 0) else { return [] }
+        requestBuffer.removeSubrange(0..<found.upperBound)
+        return nextOutput()
+    }
+
+    private mutating func respondModbus() -> [UInt8] {
+        var output: [UInt8] = []
+        while let (length, request) = ModbusRequestScanner.next(in: requestBuffer) {
+            requestBuffer.removeFirst(length)
+            guard let request, units.contains(request.unit) else { continue }
+            step()
+            output += answer(request)
+        }
+        return output
+    }
+
+    private func answer(_ request: ModbusRequestScanner.Request) -> [UInt8] {
+        switch request.function {
+        case 3, 4:
+            let table: ModbusRegister.Table = request.function == 3 ? .holding : .input
+            var words = [UInt16](repeating: 0, count: Int(request.count))
+            for register in registers where register.table == table {
+                guard let index = valueNames.firstIndex(of: register.field.name) else { continue }
+                let encoded = register.encode(register.unscaled(current[index]))
+                for (offset, word) in encoded.enumerated() {
+                    let position = register.address + offset - Int(request.address)
+                    if position >= 0, position < words.count { words[position] = word }
+                }
+            }
+            var frame: [UInt8] = [request.unit, request.function, UInt8(words.count * 2)]
+            for word in words { frame += [UInt8(word >> 8), UInt8(word & 0xFF)] }
+            return ModbusRTU.withCRC(frame)
+        case 6, 16:
+            return ModbusRTU.withCRC([request.unit, request.function, UInt8(request.address >> 8), UInt8(request.address & 0xFF), UInt8(request.count >> 8), UInt8(request.count & 0xFF)])
+        default:
+            return ModbusRTU.withCRC([request.unit, request.function | 0x80, 1])
+        }
+    }
+
+    /// The next output of the device, e.g. `21.4,40.9\r\n` or a binary frame.
+    public mutating func nextOutput() -> [UInt8] {
+        step()
         var output: [UInt8] = []
         output.reserveCapacity(64)
         var checksumAt: Int?
@@ -85,7 +154,7 @@ public struct DeviceSimulator: Sendable {
             case .checksumText:
                 checksumAt = output.count
             case .binary(let index, let format):
-                Self.encode(current[index], as: format, into: &output)
+                format.encode(current[index], into: &output)
             case .checksum(let algorithm, let from, let endianness):
                 let value = algorithm.compute(Array(output[min(from, output.count)...]))
                 for byteIndex in 0..<algorithm.width {
@@ -120,25 +189,6 @@ public struct DeviceSimulator: Sendable {
             index += 1
         }
         return nil
-    }
-
-    static func encode(_ value: Double, as format: SimulationSpec.BinaryFormat, into output: inout [UInt8]) {
-        let rounded = value.rounded()
-        let bits: UInt64
-        switch format {
-        case .u8, .u16be, .u16le, .u32be, .u32le:
-            bits = UInt64(max(0, min(rounded, 4_294_967_295)))
-        case .i8, .i16be, .i16le, .i32be, .i32le:
-            bits = UInt64(bitPattern: Int64(max(-2_147_483_648, min(rounded, 2_147_483_647))))
-        case .f32be, .f32le:
-            bits = UInt64(Float(value).bitPattern)
-        }
-        let width = format.width
-        let bigEndian = format.rawValue.hasSuffix("be") || width == 1
-        for byteIndex in 0..<width {
-            let shift = 8 * (bigEndian ? width - 1 - byteIndex : byteIndex)
-            output.append(UInt8(truncatingIfNeeded: bits >> UInt64(shift)))
-        }
     }
 
     /// Fixed-point formatting without Foundation: `format(21.456, decimals: 1) == "21.5"`.

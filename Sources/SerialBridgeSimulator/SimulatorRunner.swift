@@ -1,5 +1,11 @@
+import NIOCore
+import NIOPosix
 import SerialBridgeProfiles
 import SerialBridgeSerial
+
+#if canImport(Glibc)
+import Glibc
+#endif
 
 /// Runs a simulated device on a fresh pseudo-terminal until cancelled.
 public struct SimulatorRunner: Sendable {
@@ -9,22 +15,31 @@ public struct SimulatorRunner: Sendable {
     public let rate: Double
     private let profile: DeviceProfile
     private let seed: UInt64
+    private let units: Set<UInt8>
 
     /// Creates the pseudo-terminal and, when `link` is given, a symlink to its tty at that path.
-    public init(profile: DeviceProfile, rate: Double, link: String?, seed: UInt64 = 0x5EED) throws {
-        _ = try DeviceSimulator(profile: profile, seed: seed)
+    /// A Modbus device answers for `units` (default: the profile's unit id).
+    public init(profile: DeviceProfile, rate: Double, link: String?, seed: UInt64 = 0x5EED, units: Set<UInt8> = []) throws {
+        _ = try DeviceSimulator(profile: profile, seed: seed, units: units)
         self.terminal = try PseudoTerminal()
         if let link { try terminal.link(at: link) }
         self.profile = profile
         self.rate = rate
         self.seed = seed
+        self.units = units
     }
 
-    /// Writes outputs at ``rate`` until cancelled; returns how many were written. Paced against a
-    /// schedule rather than by sleeping a fixed interval, so the average rate holds.
+    /// Whether the device answers requests instead of talking on its own.
+    public var answersRequests: Bool {
+        (try? DeviceSimulator(profile: profile, seed: seed, units: units))?.answersRequests ?? false
+    }
+
+    /// Plays the device until cancelled: writes outputs at ``rate``, or, for a polled device, answers
+    /// every request. Returns how many outputs (or answers) were written.
     public func run(limit: Int? = nil) async throws -> Int {
         // The initializer already proved the profile can be simulated.
-        var simulator = try DeviceSimulator(profile: profile, seed: seed)
+        var simulator = try DeviceSimulator(profile: profile, seed: seed, units: units)
+        if simulator.answersRequests { return try await answer(with: simulator, limit: limit) }
         let clock = ContinuousClock()
         let interval = Duration.nanoseconds(Int64(1e9 / max(rate, 0.001)))
         var deadline = clock.now
@@ -38,6 +53,34 @@ public struct SimulatorRunner: Sendable {
             } else if count % 1000 == 0 {
                 await Task.yield()
             }
+        }
+        return count
+    }
+
+    /// Reads requests from the master side and writes each answer back.
+    private func answer(with simulator: DeviceSimulator, limit: Int?) async throws -> Int {
+        var simulator = simulator
+        let descriptor = dup(terminal.masterDescriptor)
+        guard descriptor >= 0 else { throw SerialPortError(.open, path: terminal.slavePath, errno: errno, detail: "dup") }
+        let channel = try await NIOPipeBootstrap(group: MultiThreadedEventLoopGroup.singleton)
+            .takingOwnershipOfDescriptor(inputOutput: descriptor) { channel in
+                channel.eventLoop.makeCompletedFuture {
+                    try NIOAsyncChannel<ByteBuffer, ByteBuffer>(wrappingChannelSynchronously: channel)
+                }
+            }
+        var count = 0
+        try await withTaskCancellationHandler {
+            try await channel.executeThenClose { inbound, outbound in
+                for try await buffer in inbound {
+                    let answer = simulator.respond(to: buffer.readableBytesView)
+                    guard !answer.isEmpty else { continue }
+                    try await outbound.write(ByteBuffer(bytes: answer))
+                    count += 1
+                    if let limit, count >= limit { return }
+                }
+            }
+        } onCancel: {
+            channel.channel.close(promise: nil)
         }
         return count
     }

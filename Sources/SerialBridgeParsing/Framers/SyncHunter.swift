@@ -10,6 +10,8 @@ enum CandidateJudgement {
     case tailMismatch
     /// The frame's length field says `value`, which makes no valid frame.
     case badLength(value: Int, oversize: Bool)
+    /// A frame of the right length begins there but its own check (e.g. a Modbus CRC) fails.
+    case checksumMismatch
 }
 
 /// Random access to stream bytes: one chunk, or the bytes held from earlier reads followed by a
@@ -153,6 +155,17 @@ struct SyncHunter<Rule: SyncFramingRule>: Sendable {
         return fromRead
     }
 
+    /// Drops the held start of a candidate frame (e.g. after a silence that no frame may contain),
+    /// reporting it as `reason`.
+    mutating func discardHeld(reason: String, _ sink: (FramerEvent) -> Void) {
+        guard !held.isEmpty else { return }
+        counters.discardedBytes &+= UInt64(held.count)
+        counters.resyncs &+= 1
+        dropping = false
+        sink(.rejected(reason: reason, offset: heldOffset))
+        held.removeAll(keepingCapacity: true)
+    }
+
     private mutating func drop(_ judgement: CandidateJudgement, at offset: UInt64, _ sink: (FramerEvent) -> Void) {
         counters.discardedBytes &+= 1
         if case .badLength(_, oversize: true) = judgement { counters.oversizeFrames &+= 1 }
@@ -161,6 +174,7 @@ struct SyncHunter<Rule: SyncFramingRule>: Sendable {
         counters.resyncs &+= 1
         let reason = switch judgement {
         case .tailMismatch: "tail mismatch"
+        case .checksumMismatch: "crc mismatch"
         case .badLength(let value, _): "bad length \(value)"
         default: "no sync header"
         }

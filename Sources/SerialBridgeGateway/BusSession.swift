@@ -1,0 +1,324 @@
+import Logging
+import NIOCore
+import NIOPosix
+import SerialBridgeParsing
+import SerialBridgePolling
+import SerialBridgeProfiles
+import SerialBridgeProtocol
+import SerialBridgeSerial
+import SerialBridgeUplink
+import Synchronization
+
+/// One serial line whose devices speak when asked: a single polled device, or an RS-485 bus of
+/// several. A ``BusScheduler`` decides every request; this shell opens the port, writes what the
+/// scheduler says, feeds it the frames that come back and the deadlines that pass, and reopens the
+/// port with backoff when it fails.
+///
+/// Everything on the line is serialised by construction: one task owns the port, the framer and
+/// the scheduler, and takes bytes, timer ticks and commands from one event stream.
+public final class BusSession: Sendable {
+    /// A device on the line.
+    public struct Member: Sendable {
+        /// Stable device id.
+        public var device: String
+        /// Its profile.
+        public var profile: DeviceProfile
+        /// Modbus unit id (nil: the profile's).
+        public var unit: Int?
+
+        /// Creates a member.
+        public init(device: String, profile: DeviceProfile, unit: Int? = nil) {
+            self.device = device
+            self.profile = profile
+            self.unit = unit
+        }
+    }
+
+    /// How a command ended, as the gateway reports it.
+    public typealias CommandOutcome = BusScheduler.CommandOutcome
+
+    private enum Event: Sendable {
+        case bytes(ByteBuffer)
+        case tick
+        case command(BusScheduler.Command)
+        case closed
+    }
+
+    private struct Inbox {
+        var events: AsyncStream<Event>.Continuation?
+        var waiting: [UInt64: CheckedContinuation<CommandOutcome, Never>] = [:]
+        var nextCommand: UInt64 = 1
+        var counters: [PollCounters] = []
+    }
+
+    /// The port path.
+    public let path: String
+    /// The devices on the line.
+    public let members: [Member]
+    /// Port settings (the bus's own, or the first member profile's).
+    public let serial: SerialSettings
+    private let framing: any FramerConfiguration
+    private let polled: [PolledDevice]
+    private let queue: OutboundQueue
+    private let logger: Logger
+    private let inbox = Mutex(Inbox())
+
+    /// Creates a session for `members` on `path`. Devices without polling are only commanded.
+    public init(path: String, members: [Member], serial: SerialSettings? = nil, queue: OutboundQueue, logger: Logger) {
+        self.path = path
+        self.members = members
+        let first = members.first?.profile
+        self.serial = serial ?? first?.serial ?? SerialSettings()
+        self.framing = first?.parsing.framing ?? ModbusRTUFraming()
+        self.polled = members.map { member in
+            member.profile.polledDevice(name: member.device, unit: member.unit) ?? Self.commandOnly(member)
+        }
+        self.queue = queue
+        var logger = logger
+        logger[metadataKey: "port"] = .string(path)
+        self.logger = logger
+        inbox.withLock { $0.counters = members.map { _ in PollCounters() } }
+    }
+
+    /// A device with commands but no polling: never polled, frames read as its profile says.
+    private static func commandOnly(_ member: Member) -> PolledDevice {
+        var device = PolledDevice(name: member.device, polling: PollingSpec(), interpreter: FrameInterpreter(spec: member.profile.parsing))
+        device.requests = []
+        return device
+    }
+
+    /// Each member's polling counters, in member order.
+    public var counters: [PollCounters] { inbox.withLock { $0.counters } }
+
+    /// Sends the named command to `device` and waits for its outcome.
+    public func send(command name: String, to device: String, arguments: [String: Double]) async -> CommandOutcome {
+        guard let index = members.firstIndex(where: { $0.device == device }) else {
+            return .failed("no device \"\(device)\" on \(path)")
+        }
+        let member = members[index]
+        guard let spec = member.profile.commands[name] else {
+            let known = member.profile.commands.keys.sorted().joined(separator: ", ")
+            return .failed("profile \(member.profile.name) has no command \"\(name)\"\(known.isEmpty ? "" : " (it has \(known))")")
+        }
+        do {
+            try spec.validate(arguments)
+        } catch {
+            return .failed(error.message)
+        }
+        let unit = UInt8(clamping: member.unit ?? member.profile.modbus?.unitId ?? 0)
+        let bytes = spec.render(arguments, unit: unit)
+        return await withCheckedContinuation { continuation in
+            let accepted = inbox.withLock { inbox -> Bool in
+                guard let events = inbox.events else { return false }
+                let id = inbox.nextCommand
+                inbox.nextCommand += 1
+                inbox.waiting[id] = continuation
+                let command = BusScheduler.Command(
+                    id: id, device: index, bytes: bytes, response: spec.response,
+                    timeout: PolledDevice.nanoseconds(spec.timeout), retries: spec.retries
+                )
+                events.yield(.command(command))
+                return true
+            }
+            if !accepted { continuation.resume(returning: .failed("\(path) is not open")) }
+        }
+    }
+
+    /// Runs until cancelled, reopening the port with backoff.
+    public func run() async {
+        var backoff = Backoff(initial: .milliseconds(200), cap: .seconds(10))
+        var random = SystemRandomNumberGenerator()
+        var lastError: String?
+        var scheduler = BusScheduler(devices: polled, now: Self.now())
+        var framerTotals = FramerCounters()
+        while !Task.isCancelled {
+            do {
+                let port = try SerialPort.open(path: path, settings: serial)
+                lastError = nil
+                logger.info("opened \(path) at \(serial): \(members.map { "\($0.device) (\($0.profile.name))" }.joined(separator: ", "))")
+                for member in members { report(member, .attached, counters: PollCounters()) }
+                backoff.reset()
+                let ending = await drive(port, scheduler: &scheduler, framerTotals: &framerTotals)
+                port.close()
+                scheduler.abandon(reason: "\(path) closed")
+                deliver(scheduler.takeOutputs())
+                for (index, member) in members.enumerated() {
+                    report(member, .detached, message: Task.isCancelled ? "session stopped" : ending, counters: scheduler.counters(of: index))
+                }
+                if Task.isCancelled { return }
+                logger.warning("\(path) closed (\(ending)); reopening")
+            } catch {
+                if lastError != error.description {
+                    logger.error("\(error); retrying")
+                    lastError = error.description
+                    for member in members { report(member, .error, message: error.description, counters: PollCounters()) }
+                }
+            }
+            try? await Task.sleep(for: backoff.nextDelay(using: &random))
+        }
+    }
+
+    /// Runs the line until the port ends or the task is cancelled; returns why it ended.
+    private func drive(_ port: SerialPort, scheduler: inout BusScheduler, framerTotals: inout FramerCounters) async -> String {
+        let channel: NIOAsyncChannel<ByteBuffer, ByteBuffer>
+        do {
+            let descriptor = try port.duplicateDescriptor()
+            channel = try await NIOPipeBootstrap(group: MultiThreadedEventLoopGroup.singleton)
+                .takingOwnershipOfDescriptor(inputOutput: descriptor) { channel in
+                    channel.eventLoop.makeCompletedFuture {
+                        try NIOAsyncChannel<ByteBuffer, ByteBuffer>(wrappingChannelSynchronously: channel)
+                    }
+                }
+        } catch {
+            return "cannot watch the port: \(error)"
+        }
+        let eventLoop = channel.channel.eventLoop
+        let (events, continuation) = AsyncStream<Event>.makeStream()
+        inbox.withLock { $0.events = continuation }
+        defer { inbox.withLock { $0.events = nil } }
+        var ending = "end of data"
+        do {
+            try await channel.executeThenClose { inbound, outbound in
+                try await withThrowingTaskGroup(of: Void.self) { group in
+                    group.addTask {
+                        defer { continuation.yield(.closed) }
+                        do {
+                            for try await buffer in inbound { continuation.yield(.bytes(buffer)) }
+                        } catch {
+                            continuation.yield(.closed)
+                        }
+                    }
+                    var framer = framing.makeFramer()
+                    var timer: Scheduled<Void>?
+                    defer { timer?.cancel() }
+                    var drafts: [ReadingDraft] = []
+                    let encoders = members.enumerated().map { index, member in
+                        ReadingEncoder(
+                            gateway: queue.gateway, device: member.device, profile: member.profile.name,
+                            fields: polled[index].outputFields.map { ($0.name, $0.unit) }
+                        )
+                    }
+                    func pump() async throws {
+                        while true {
+                            let now = Self.now()
+                            scheduler.expire(at: now)
+                            guard let request = scheduler.nextRequest(at: now) else { break }
+                            // A fresh framer per request: bytes of an abandoned answer never prefix the next.
+                            Self.add(framer.counters, to: &framerTotals)
+                            framer = framing.makeFramer()
+                            try await outbound.write(ByteBuffer(bytes: request))
+                        }
+                        deliver(scheduler.takeOutputs(), encoders: encoders, drafts: &drafts)
+                        timer?.cancel()
+                        if let wakeup = scheduler.nextWakeup {
+                            timer = eventLoop.scheduleTask(deadline: .uptimeNanoseconds(wakeup)) { continuation.yield(.tick) }
+                        }
+                        let snapshot = members.indices.map { scheduler.counters(of: $0) }
+                        inbox.withLock { $0.counters = snapshot }
+                    }
+                    try await pump()
+                    loop: for await event in events {
+                        switch event {
+                        case .bytes(let buffer):
+                            let now = Self.now()
+                            buffer.withUnsafeReadableBytes { bytes in
+                                framer.feed(bytes, at: now) { event in
+                                    switch event {
+                                    case .frame(let frame, _):
+                                        scheduler.receive(frame, at: now)
+                                    case .rejected(let reason, let offset):
+                                        logger.debug("framing rejected bytes at offset \(offset): \(reason)")
+                                    }
+                                }
+                            }
+                        case .tick:
+                            break
+                        case .command(let command):
+                            scheduler.enqueue(command)
+                        case .closed:
+                            break loop
+                        }
+                        try await pump()
+                    }
+                    group.cancelAll()
+                }
+            }
+        } catch is CancellationError {
+            ending = "cancelled"
+        } catch {
+            ending = "port error: \(error)"
+        }
+        if Task.isCancelled { ending = "cancelled" }
+        return ending
+    }
+
+    private func deliver(_ outputs: [BusScheduler.Output]) {
+        var drafts: [ReadingDraft] = []
+        deliver(outputs, encoders: [], drafts: &drafts)
+    }
+
+    private func deliver(_ outputs: [BusScheduler.Output], encoders: [ReadingEncoder], drafts: inout [ReadingDraft]) {
+        guard !outputs.isEmpty else { return }
+        let timestamp = Timestamp.nowMilliseconds()
+        var finished: [(UInt64, CommandOutcome)] = []
+        for output in outputs {
+            switch output {
+            case .reading(let index, let reading) where index < encoders.count:
+                drafts.append(ReadingDraft(
+                    encoder: encoders[index], timestamp: timestamp,
+                    values: reading.values.map { $0.map(WireValue.init) }, outOfRange: reading.outOfRange
+                ))
+            case .reading:
+                break
+            case .responding(let index, let answering, let message):
+                let member = members[index]
+                if answering {
+                    logger.notice("\(member.device) is \(message)")
+                } else {
+                    logger.warning("\(member.device) \(message)")
+                }
+                report(member, answering ? .attached : .error, message: message, counters: PollCounters())
+            case .rejected(let index, let rejection):
+                logger.debug("\(members[index].device): \(rejection.stage.rawValue): \(rejection.message)")
+            case .commandFinished(let id, let outcome):
+                finished.append((id, outcome))
+            }
+        }
+        queue.enqueue(drafts)
+        drafts.removeAll(keepingCapacity: true)
+        for (id, outcome) in finished {
+            inbox.withLock { $0.waiting.removeValue(forKey: id) }?.resume(returning: outcome)
+        }
+    }
+
+    private func report(_ member: Member, _ kind: DeviceStateChange.Kind, message: String? = nil, counters: PollCounters) {
+        queue.enqueue(
+            device: member.device, kind: kind, profile: member.profile.name, path: path,
+            timestamp: Timestamp.nowMilliseconds(), message: message, counters: Self.named(counters)
+        )
+    }
+
+    static func named(_ counters: PollCounters) -> [(String, Int64)] {
+        [
+            ("requests", Int64(clamping: counters.requests)),
+            ("answers", Int64(clamping: counters.answers)),
+            ("timeouts", Int64(clamping: counters.timeouts)),
+            ("retries", Int64(clamping: counters.retries)),
+            ("exceptions", Int64(clamping: counters.exceptions)),
+            ("failedCycles", Int64(clamping: counters.failedCycles)),
+            ("readings", Int64(clamping: counters.parsing.readings)),
+            ("checksumErrors", Int64(clamping: counters.parsing.checksumErrors)),
+            ("decodeErrors", Int64(clamping: counters.parsing.decodeErrors)),
+            ("outOfRange", Int64(clamping: counters.parsing.outOfRange)),
+        ]
+    }
+
+    static func add(_ counters: FramerCounters, to total: inout FramerCounters) {
+        total.bytes &+= counters.bytes
+        total.frames &+= counters.frames
+        total.discardedBytes &+= counters.discardedBytes
+        total.resyncs &+= counters.resyncs
+    }
+
+    static func now() -> UInt64 { NIODeadline.now().uptimeNanoseconds }
+}
