@@ -215,14 +215,14 @@ struct PollingCoreTests {
         let profile = try ProfileLoader.load(file: Repository.profiles + "/eastron-sdm120.json")
         let device = try #require(profile.polledDevice(name: "meter", unit: 7))
         var scheduler = BusScheduler(devices: [device], now: 0)
-        let command = try #require(profile.commands["setDemandPeriod"])
-        #expect(throws: CommandSpec.ArgumentError.self) { try command.validate(["minutes": 61]) }
+        let command = try #require(profile.commands["setPulseWidth"])
+        #expect(throws: CommandSpec.ArgumentError.self) { try command.validate(["ms": 201]) }
         #expect(throws: CommandSpec.ArgumentError.self) { try command.validate([:]) }
-        #expect(throws: CommandSpec.ArgumentError.self) { try command.validate(["minutes": 5, "extra": 1]) }
-        try command.validate(["minutes": 15])
-        let bytes = command.render(["minutes": 15], unit: 7)
-        // 15.0 as float32 is 0x41700000; function 16, two registers at 2.
-        #expect(Hex.encode(bytes.dropLast(2)) == "07 10 00 02 00 02 04 41 70 00 00")
+        #expect(throws: CommandSpec.ArgumentError.self) { try command.validate(["ms": 100, "extra": 1]) }
+        try command.validate(["ms": 100])
+        let bytes = command.render(["ms": 100], unit: 7)
+        // 100.0 as float32 is 0x42C80000; function 16, two registers at 0x000C.
+        #expect(Hex.encode(bytes.dropLast(2)) == "07 10 00 0C 00 02 04 42 C8 00 00")
         scheduler.enqueue(.init(id: 9, device: 0, bytes: bytes, response: command.response, timeout: 500 * Self.ms, retries: 0))
         #expect(scheduler.nextRequest(at: 0) == bytes)
         let exception = ModbusRTU.withCRC([7, 0x90, 2])

@@ -70,7 +70,11 @@ public struct ModbusRegister: Sendable, Hashable {
         case .u16, .u32: return .integer(Int64(bits))
         case .i16: return .integer(Int64(Int16(truncatingIfNeeded: bits)))
         case .i32: return .integer(Int64(Int32(truncatingIfNeeded: bits)))
-        case .f32: return .float(Double(Float(bitPattern: UInt32(truncatingIfNeeded: bits))))
+        case .f32:
+            // The shortest decimal that names the float32 (50.02, not 50.02000045776367): what the
+            // meter meant, and what a person reads on its display.
+            let single = Float(bitPattern: UInt32(truncatingIfNeeded: bits))
+            return .float(single.isFinite ? Double(single.description) ?? Double(single) : Double(single))
         case .f64: return .float(Double(bitPattern: bits))
         }
     }
