@@ -136,7 +136,7 @@ let package = Package(
         // Fuzz targets shared by the long-run command and the test suite's seeded smoke pass.
         .target(
             name: "SerialBridgeFuzzing",
-            dependencies: ["SerialBridgeParsing", "SerialBridgeProfiles", "SerialBridgeSimulator", "SerialBridgeProtocol", "SerialBridgeJSON"],
+            dependencies: ["SerialBridgeParsing", "SerialBridgePolling", "SerialBridgeProfiles", "SerialBridgeSimulator", "SerialBridgeProtocol", "SerialBridgeJSON"],
             swiftSettings: strictSettings
         ),
         // libFuzzer entry point; built only by scripts/fuzz.sh (it has no main of its own).

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# The demo: a server, five simulated sensors (one per shipped profile) on pseudo-terminals and a gateway, with generated
+# The demo: a server, simulated sensors (one per shipped profile) on pseudo-terminals and a gateway, with generated
 # config and token. Prints the dashboard URL; Ctrl-C stops everything and leaves nothing running.
 #
 #   scripts/demo.sh            run until Ctrl-C (port 8080, or a free one if 8080 is taken)
@@ -70,6 +70,7 @@ devices=(
     "street-pm plantower-pms5003 1"
     "roof-dust nova-sds011 1"
     "van-gps nmea-gps 1"
+    "office-co2 winsen-mhz19b 1"
 )
 ports_json=""
 for entry in "${devices[@]}"; do
@@ -80,10 +81,15 @@ for entry in "${devices[@]}"; do
     ports_json+="${ports_json:+,}
     { \"device\": \"$device\", \"path\": \"dev/$device\", \"profile\": \"$profile\" }"
 done
-for entry in "${devices[@]}"; do
+# An RS-485 line with two Modbus energy meters (units 1 and 2) answering the gateway's polls.
+"$bin/serialbridge" simulate DeviceProfiles/eastron-sdm120.json --link "$demo/dev/rs485" --units 1,2 \
+    > "$demo/logs/sim-rs485.log" 2>&1 &
+pids+=($!)
+for entry in "${devices[@]}" "rs485"; do
     read -r device _ <<< "$entry"
     for _ in $(seq 1 100); do [ -e "$demo/dev/$device" ] && break; sleep 0.1; done
 done
+devices+=("meter-1" "meter-2")
 
 cat > "$demo/gateway.json" <<JSON
 {
@@ -92,6 +98,12 @@ cat > "$demo/gateway.json" <<JSON
   "stateDirectory": "state",
   "profileFolders": ["../DeviceProfiles"],
   "ports": [$ports_json
+  ],
+  "buses": [
+    { "path": "dev/rs485", "devices": [
+      { "device": "meter-1", "profile": "eastron-sdm120", "unitId": 1 },
+      { "device": "meter-2", "profile": "eastron-sdm120", "unitId": 2 }
+    ] }
   ]
 }
 JSON

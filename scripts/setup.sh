@@ -35,17 +35,19 @@ sb_install_packages() {
 }
 
 # Python modules the tests use to check our output against independent implementations.
+# Each argument is MODULE or MODULE=PIP-REQUIREMENT (e.g. serial=pyserial, pymodbus=pymodbus==3.16.1).
 sb_python_modules() {
     local missing=()
-    for module in "$@"; do
-        python3 -c "import $module" 2>/dev/null || missing+=("$module")
+    for entry in "$@"; do
+        local module="${entry%%=*}" requirement="${entry#*=}"
+        python3 -c "import $module" 2>/dev/null || missing+=("$requirement")
     done
     [ ${#missing[@]} -eq 0 ] && return 0
     echo "==> installing Python modules: ${missing[*]}"
     if ! python3 -m pip install --quiet "${missing[@]}" 2>/dev/null; then
         # Debian's own python3 refuses pip installs (PEP 668): use its packages instead.
         local debian=()
-        for module in "${missing[@]}"; do debian+=("python3-$module"); done
+        for requirement in "${missing[@]}"; do debian+=("python3-${requirement%%[=<>]*}"); done
         sb_install_packages "${debian[@]}"
     fi
 }

@@ -87,9 +87,19 @@ struct Simulate: AsyncParsableCommand {
     @Option(name: .long, help: "Simulate this many devices, linked at PATH-0, PATH-1, … (one process, one task each).")
     var devices = 1
 
+    @Option(name: .long, help: "Modbus profiles: answer for these unit ids on the one line, e.g. 1,2,3 (default: the profile's).")
+    var units: String?
+
+    var unitIds: Set<UInt8> {
+        Set((units ?? "").split(separator: ",").compactMap { UInt8($0.filter { $0 != " " }) })
+    }
+
     func validate() throws {
         guard rate > 0, rate <= 1_000_000 else { throw ValidationError("--rate must be between 0 and 1000000") }
         guard (1...1024).contains(devices) else { throw ValidationError("--devices must be from 1 to 1024") }
+        if let units, unitIds.count != units.split(separator: ",").count || unitIds.contains(where: { $0 == 0 || $0 > 247 }) {
+            throw ValidationError("--units must be unit ids from 1 to 247 separated by commas, not \"\(units)\"")
+        }
     }
 
     func run() async throws {
@@ -112,14 +122,15 @@ struct Simulate: AsyncParsableCommand {
         }
         do {
             for (index, path) in links.enumerated() {
-                runners.append(try SimulatorRunner(profile: loaded, rate: rate, link: path, seed: seed &+ UInt64(index)))
+                runners.append(try SimulatorRunner(profile: loaded, rate: rate, link: path, seed: seed &+ UInt64(index), units: unitIds))
             }
         } catch {
             FileHandleOutput.standardError("error: \(error)\n")
             throw ExitCode(1)
         }
         for (runner, path) in zip(runners, links) {
-            logger.info("simulating \(loaded.name) on \(runner.terminal.slavePath) (link \(path)) at \(rate)/s")
+            let pace = runner.answersRequests ? "answering requests" : "at \(rate)/s"
+            logger.info("simulating \(loaded.name) on \(runner.terminal.slavePath) (link \(path)) \(pace)")
         }
         let services = runners.map { SimulatorService(runner: $0, count: count) as any Service }
         let group = ServiceGroup(services: services, gracefulShutdownSignals: [.sigterm, .sigint], logger: logger)

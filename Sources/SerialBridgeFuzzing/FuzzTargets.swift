@@ -2,6 +2,7 @@ import SerialBridgeJSON
 import SerialBridgeParsing
 import SerialBridgeProfiles
 import SerialBridgeProtocol
+import SerialBridgePolling
 import SerialBridgeSimulator
 
 #if canImport(Glibc)
@@ -23,6 +24,9 @@ public enum FuzzTargets {
     /// Feeds mutated device output and random bytes through a fresh parser per input, plus one
     /// long-lived parser that sees every input in sequence (resynchronisation across inputs).
     public static func parser(_ profile: DeviceProfile, iterations: Int, random: inout SplitMix64) -> ParserResult {
+        if let device = profile.polledDevice(name: "fuzz") {
+            return polled(profile, device: device, iterations: iterations, random: &random)
+        }
         var result = ParserResult()
         var simulator = try? DeviceSimulator(profile: profile, seed: random.next())
         var longLived = DeviceParser(spec: profile.parsing)
@@ -47,6 +51,52 @@ public enum FuzzTargets {
             let elapsed = (now() - started) / 1000
             result.slowestMicroseconds = max(result.slowestMicroseconds, elapsed)
             precondition(elapsed < 1_000_000, "input took over a second: \(input)")
+        }
+        return result
+    }
+
+    /// A polled device's answers, mutated or random, through the framer into the bus scheduler,
+    /// one request at a time, with deadlines passing in between.
+    static func polled(_ profile: DeviceProfile, device: PolledDevice, iterations: Int, random: inout SplitMix64) -> ParserResult {
+        var result = ParserResult()
+        var simulator = try? DeviceSimulator(profile: profile, seed: random.next())
+        var scheduler = BusScheduler(devices: [device], now: 0)
+        var time: UInt64 = 1
+        for _ in 0..<iterations {
+            scheduler.expire(at: time)
+            guard let request = scheduler.nextRequest(at: time) else {
+                time = max(time + 1, scheduler.nextWakeup ?? time + 1)
+                continue
+            }
+            var answer: [UInt8]
+            if var device = simulator, random.next() % 4 != 0 {
+                answer = device.respond(to: request)
+                simulator = device
+                if random.next() % 2 == 0 { mutate(&answer, random: &random) }
+            } else {
+                answer = (0..<Int(random.next() % 300)).map { _ in UInt8(truncatingIfNeeded: random.next()) }
+            }
+            let started = now()
+            var framer = profile.parsing.framing.makeFramer()
+            answer.withUnsafeBytes { bytes in
+                framer.feed(bytes, at: time) { event in
+                    switch event {
+                    case .frame(let frame, _): scheduler.receive(frame, at: time)
+                    case .rejected: result.rejections += 1
+                    }
+                }
+            }
+            for output in scheduler.takeOutputs() {
+                switch output {
+                case .reading: result.readings += 1
+                case .rejected: result.rejections += 1
+                default: break
+                }
+            }
+            let elapsed = (now() - started) / 1000
+            result.slowestMicroseconds = max(result.slowestMicroseconds, elapsed)
+            precondition(elapsed < 1_000_000, "answer took over a second: \(answer)")
+            time &+= 1 + random.next() % 400_000_000
         }
         return result
     }

@@ -115,8 +115,10 @@ public struct CommandSpec: Sendable, Hashable {
                 let kind = spec.choice("type", Argument.Kind.self, required: true)
                 let low = spec.number("min")
                 let high = spec.number("max")
-                if let low, let high, low > high { spec.fail(key: "min", "must not be greater than max") }
-                if let kind { arguments.append(Argument(name: key, kind: kind, range: (low ?? -.infinity)...(high ?? .infinity))) }
+                let lower = low ?? -.infinity
+                let upper = high ?? .infinity
+                if lower > upper { spec.fail(key: "min", "must not be greater than max") }
+                if let kind, lower <= upper { arguments.append(Argument(name: key, kind: kind, range: lower...upper)) }
                 table.absorb(spec)
             }
             reader.absorb(table)
