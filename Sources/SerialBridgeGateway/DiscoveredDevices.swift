@@ -37,8 +37,13 @@ struct DiscoveredDevices: Service {
                     case .start(let device, let path, let profileName):
                         guard let profile = byName[profileName] else { continue }
                         logger.info("discovered \(path) as \(device), profile \(profileName)")
-                        let session = DeviceSession(device: device, path: path, profile: profile, queue: queue, logger: logger)
-                        sessions[device] = Task { await session.run() }
+                        if profile.polling != nil || !profile.commands.isEmpty {
+                            let bus = BusSession(path: path, members: [.init(device: device, profile: profile)], queue: queue, logger: logger)
+                            sessions[device] = Task { await bus.run() }
+                        } else {
+                            let session = DeviceSession(device: device, path: path, profile: profile, queue: queue, logger: logger)
+                            sessions[device] = Task { await session.run() }
+                        }
                     case .stop(let device):
                         logger.info("device \(device) removed")
                         sessions.removeValue(forKey: device)?.cancel()

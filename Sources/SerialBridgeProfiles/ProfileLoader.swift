@@ -136,6 +136,9 @@ public enum ProfileLoader {
         var simulate: SimulationSpec?
         if var reader = root.object("simulate") {
             simulate = SimulationSpec.read(&reader, modbus: isModbus)
+            if let simulate, isModbus, simulate.answers != nil {
+                reader.fail("\(reader.path).answers", "a Modbus device answers the requests for its unit ids; remove it")
+            }
             if let simulate, isModbus, simulate.output != .modbus {
                 reader.fail(reader.path, "a Modbus device is simulated from its register map: give only \"values\" (generators by register name)")
             }
