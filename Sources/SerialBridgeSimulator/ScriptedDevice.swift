@@ -10,8 +10,8 @@ import Glibc
 /// A device whose every answer a script decides, on a fresh pseudo-terminal: for tests and fault
 /// injection (corrupted answers, silence, slow replies) that a profile's simulation cannot play.
 public final class ScriptedDevice: Sendable {
-    /// Given everything received since the last answer, the bytes to answer (nil or empty: stay silent
-    /// and keep collecting).
+    /// Given everything received since the last answer: nil to keep collecting, an empty array to
+    /// swallow it in silence, or the bytes to answer.
     public typealias Script = @Sendable (_ received: [UInt8]) -> [UInt8]?
 
     /// The pseudo-terminal the gateway opens.
@@ -30,14 +30,7 @@ public final class ScriptedDevice: Sendable {
 
     /// Answers until cancelled.
     public func run() async throws {
-        let descriptor = dup(terminal.masterDescriptor)
-        guard descriptor >= 0 else { throw SerialPortError(.open, path: terminal.slavePath, errno: errno, detail: "dup") }
-        let channel = try await NIOPipeBootstrap(group: MultiThreadedEventLoopGroup.singleton)
-            .takingOwnershipOfDescriptor(inputOutput: descriptor) { channel in
-                channel.eventLoop.makeCompletedFuture {
-                    try NIOAsyncChannel<ByteBuffer, ByteBuffer>(wrappingChannelSynchronously: channel)
-                }
-            }
+        let channel = try await terminal.masterChannel()
         try await withTaskCancellationHandler {
             try await channel.executeThenClose { inbound, outbound in
                 var pending: [UInt8] = []

@@ -60,14 +60,7 @@ public struct SimulatorRunner: Sendable {
     /// Reads requests from the master side and writes each answer back.
     private func answer(with simulator: DeviceSimulator, limit: Int?) async throws -> Int {
         var simulator = simulator
-        let descriptor = dup(terminal.masterDescriptor)
-        guard descriptor >= 0 else { throw SerialPortError(.open, path: terminal.slavePath, errno: errno, detail: "dup") }
-        let channel = try await NIOPipeBootstrap(group: MultiThreadedEventLoopGroup.singleton)
-            .takingOwnershipOfDescriptor(inputOutput: descriptor) { channel in
-                channel.eventLoop.makeCompletedFuture {
-                    try NIOAsyncChannel<ByteBuffer, ByteBuffer>(wrappingChannelSynchronously: channel)
-                }
-            }
+        let channel = try await terminal.masterChannel()
         var count = 0
         try await withTaskCancellationHandler {
             try await channel.executeThenClose { inbound, outbound in
