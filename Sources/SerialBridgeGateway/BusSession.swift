@@ -25,12 +25,15 @@ public final class BusSession: Sendable {
         public var profile: DeviceProfile
         /// Modbus unit id (nil: the profile's).
         public var unit: Int?
+        /// Wire encoding of its readings.
+        public var format: WireFormat
 
         /// Creates a member.
-        public init(device: String, profile: DeviceProfile, unit: Int? = nil) {
+        public init(device: String, profile: DeviceProfile, unit: Int? = nil, format: WireFormat = .json) {
             self.device = device
             self.profile = profile
             self.unit = unit
+            self.format = format
         }
     }
 
@@ -195,7 +198,7 @@ public final class BusSession: Sendable {
                     let encoders = members.enumerated().map { index, member in
                         ReadingEncoder(
                             gateway: queue.gateway, device: member.device, profile: member.profile.name,
-                            fields: polled[index].outputFields.map { ($0.name, $0.unit) }
+                            fields: polled[index].outputFields.map { ($0.name, $0.unit) }, format: member.format
                         )
                     }
                     func pump() async throws {

@@ -21,12 +21,15 @@ public struct DeviceSession: Sendable {
     public let path: String
     /// The profile decoding it.
     public let profile: DeviceProfile
+    /// Wire encoding of its readings.
+    public let format: WireFormat
     private let queue: OutboundQueue
     private let logger: Logger
 
     /// Creates a session.
-    public init(device: String, path: String, profile: DeviceProfile, queue: OutboundQueue, logger: Logger) {
+    public init(device: String, path: String, profile: DeviceProfile, format: WireFormat = .json, queue: OutboundQueue, logger: Logger) {
         self.device = device
+        self.format = format
         self.path = path
         self.profile = profile
         self.queue = queue
@@ -81,7 +84,7 @@ public struct DeviceSession: Sendable {
         var parser = DeviceParser(spec: profile.parsing)
         let encoder = ReadingEncoder(
             gateway: queue.gateway, device: device, profile: profile.name,
-            fields: parser.outputFields.map { ($0.name, $0.unit) }
+            fields: parser.outputFields.map { ($0.name, $0.unit) }, format: format
         )
         do {
             let descriptor = try port.duplicateDescriptor()

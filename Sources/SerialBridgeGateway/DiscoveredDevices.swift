@@ -1,6 +1,7 @@
 import Logging
 import SerialBridgeDevices
 import SerialBridgeProfiles
+import SerialBridgeProtocol
 import SerialBridgeUplink
 import ServiceLifecycle
 
@@ -9,6 +10,7 @@ import ServiceLifecycle
 struct DiscoveredDevices: Service {
     let profiles: [DeviceProfile]
     let staticPaths: Set<String>
+    let format: WireFormat
     let queue: OutboundQueue
     let logger: Logger
 
@@ -38,10 +40,10 @@ struct DiscoveredDevices: Service {
                         guard let profile = byName[profileName] else { continue }
                         logger.info("discovered \(path) as \(device), profile \(profileName)")
                         if profile.polling != nil || !profile.commands.isEmpty {
-                            let bus = BusSession(path: path, members: [.init(device: device, profile: profile)], queue: queue, logger: logger)
+                            let bus = BusSession(path: path, members: [.init(device: device, profile: profile, format: format)], queue: queue, logger: logger)
                             sessions[device] = Task { await bus.run() }
                         } else {
-                            let session = DeviceSession(device: device, path: path, profile: profile, queue: queue, logger: logger)
+                            let session = DeviceSession(device: device, path: path, profile: profile, format: format, queue: queue, logger: logger)
                             sessions[device] = Task { await session.run() }
                         }
                     case .stop(let device):

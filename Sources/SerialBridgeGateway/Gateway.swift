@@ -107,7 +107,7 @@ public struct Gateway: Sendable {
         if config.discovery {
             let paths = config.ports.map(\.path) + config.buses.map(\.path)
             let staticPaths = Set(paths.flatMap { [$0, Self.resolvedLink($0)] })
-            services.append(DiscoveredDevices(profiles: profiles, staticPaths: staticPaths, queue: queue, logger: logger))
+            services.append(DiscoveredDevices(profiles: profiles, staticPaths: staticPaths, format: config.encoding, queue: queue, logger: logger))
         }
         return ServiceGroup(
             configuration: .init(

@@ -1,4 +1,5 @@
 import SerialBridgeJSON
+import SerialBridgeProtocol
 import SerialBridgeProfiles
 import SerialBridgeSerial
 import SerialBridgeUplink
@@ -14,6 +15,8 @@ public struct GatewayConfig: Sendable {
         public var path: String
         /// Profile name.
         public var profile: String
+        /// Wire encoding of its readings (nil: the config's `encoding`).
+        public var encoding: WireFormat? = nil
     }
 
     /// A serial line shared by several polled devices (RS-485), each with its profile and unit id.
@@ -26,6 +29,8 @@ public struct GatewayConfig: Sendable {
             public var profile: String
             /// Modbus unit id (nil: the profile's `modbus.unitId`).
             public var unitId: Int?
+            /// Wire encoding of its readings (nil: the config's `encoding`).
+            public var encoding: WireFormat? = nil
         }
 
         /// Device path (absolute after loading).
@@ -52,6 +57,8 @@ public struct GatewayConfig: Sendable {
     public var ports: [StaticPort]
     /// Shared lines with several polled devices.
     public var buses: [Bus]
+    /// Wire encoding of readings: JSON (default) or the compact binary records.
+    public var encoding: WireFormat = .json
     /// Whether devices found by udev get sessions when a profile's match rule claims them.
     public var discovery: Bool
     /// Reconnect backoff.
@@ -96,11 +103,12 @@ public struct GatewayConfig: Sendable {
             let device = port.string("device", required: true)
             let path = port.string("path", required: true)
             let profile = port.string("profile", required: true)
+            let portEncoding = port.choice("encoding", WireFormat.self)
             if let device, !deviceIds.insert(device).inserted {
                 port.fail(key: "device", "duplicate device id \"\(device)\"")
             }
             if let device, let path, let profile {
-                ports.append(StaticPort(device: device, path: Self.resolve(path, against: base), profile: profile))
+                ports.append(StaticPort(device: device, path: Self.resolve(path, against: base), profile: profile, encoding: portEncoding))
             }
             root.absorb(port)
         }
@@ -124,13 +132,14 @@ public struct GatewayConfig: Sendable {
                 let device = member.string("device", required: true)
                 let profile = member.string("profile", required: true)
                 let unit = member.integer("unitId", in: 1...247)
+                let memberEncoding = member.choice("encoding", WireFormat.self)
                 if let device, !deviceIds.insert(device).inserted {
                     member.fail(key: "device", "duplicate device id \"\(device)\"")
                 }
                 if let unit, !units.insert(unit).inserted {
                     member.fail(key: "unitId", "unit \(unit) is already on this bus")
                 }
-                if let device, let profile { members.append(Bus.Member(device: device, profile: profile, unitId: unit)) }
+                if let device, let profile { members.append(Bus.Member(device: device, profile: profile, unitId: unit, encoding: memberEncoding)) }
                 bus.absorb(member)
             }
             if members.isEmpty, bus.isClean { bus.fail(key: "devices", "must list at least one device") }
@@ -149,12 +158,13 @@ public struct GatewayConfig: Sendable {
         }
         let drainMs = root.integer("drainTimeoutMs", in: 0...600_000) ?? 10_000
         let discovery = root.bool("discovery") ?? true
+        let encoding = root.choice("encoding", WireFormat.self) ?? .json
         let logLevel = root.choice("logLevel", LogLevelName.self)?.rawValue ?? "info"
         let errors = root.finish()
         guard errors.isEmpty, let gatewayId, let url, let tokenFile else { throw ConfigErrors(errors) }
         return GatewayConfig(
             file: file, gatewayId: gatewayId, serverURL: url, tokenFile: tokenFile, stateDirectory: stateDirectory,
-            profileFolders: profileFolders, ports: ports, buses: buses, discovery: discovery, backoff: backoff,
+            profileFolders: profileFolders, ports: ports, buses: buses, encoding: encoding, discovery: discovery, backoff: backoff,
             drainTimeout: .milliseconds(drainMs), logLevel: logLevel
         )
     }

@@ -1,4 +1,5 @@
 import SerialBridgeProfiles
+import SerialBridgeProtocol
 import SerialBridgeSerial
 
 /// What should run on one configured port: a streaming device session, or a bus session for
@@ -7,7 +8,7 @@ import SerialBridgeSerial
 struct SessionPlan: Sendable, Hashable {
     enum Kind: Sendable, Hashable {
         /// A device that talks on its own.
-        case stream(device: String, profile: String)
+        case stream(device: String, profile: String, format: WireFormat)
         /// Devices that are polled or commanded, with their Modbus unit ids.
         case bus(members: [GatewayConfig.Bus.Member], serial: SerialSettings?)
     }
@@ -30,11 +31,12 @@ struct SessionPlan: Sendable, Hashable {
         }
         for port in config.ports {
             guard let loaded = profile(port.profile, for: port.device) else { continue }
+            let format = port.encoding ?? config.encoding
             if loaded.polling != nil || !loaded.commands.isEmpty {
-                let member = GatewayConfig.Bus.Member(device: port.device, profile: port.profile, unitId: nil)
+                let member = GatewayConfig.Bus.Member(device: port.device, profile: port.profile, unitId: nil, encoding: format)
                 plans.append(SessionPlan(path: port.path, kind: .bus(members: [member], serial: nil), digests: [loaded.digest]))
             } else {
-                plans.append(SessionPlan(path: port.path, kind: .stream(device: port.device, profile: port.profile), digests: [loaded.digest]))
+                plans.append(SessionPlan(path: port.path, kind: .stream(device: port.device, profile: port.profile, format: format), digests: [loaded.digest]))
             }
         }
         for bus in config.buses {
@@ -57,7 +59,12 @@ struct SessionPlan: Sendable, Hashable {
                 }
             }
             if fine {
-                plans.append(SessionPlan(path: bus.path, kind: .bus(members: bus.devices, serial: bus.serial), digests: profiles.map(\.digest)))
+                let members = bus.devices.map { member in
+                    var resolved = member
+                    resolved.encoding = member.encoding ?? config.encoding
+                    return resolved
+                }
+                plans.append(SessionPlan(path: bus.path, kind: .bus(members: members, serial: bus.serial), digests: profiles.map(\.digest)))
             }
         }
         return (plans, problems)
@@ -66,7 +73,7 @@ struct SessionPlan: Sendable, Hashable {
     /// The device ids this plan runs.
     var devices: [String] {
         switch kind {
-        case .stream(let device, _): [device]
+        case .stream(let device, _, _): [device]
         case .bus(let members, _): members.map(\.device)
         }
     }

@@ -153,13 +153,15 @@ final class SessionSupervisor: Service, Sendable {
 
     private func start(_ plan: SessionPlan, library: ProfileLibrary) -> Running? {
         switch plan.kind {
-        case .stream(let device, let profileName):
+        case .stream(let device, let profileName, let format):
             guard let profile = library.profiles[profileName] else { return nil }
-            let session = DeviceSession(device: device, path: plan.path, profile: profile, queue: queue, logger: logger)
+            let session = DeviceSession(device: device, path: plan.path, profile: profile, format: format, queue: queue, logger: logger)
             return Running(plan: plan, task: Task { await session.run() }, bus: nil)
         case .bus(let members, let serial):
             let resolved = members.compactMap { member in
-                library.profiles[member.profile].map { BusSession.Member(device: member.device, profile: $0, unit: member.unitId) }
+                library.profiles[member.profile].map {
+                    BusSession.Member(device: member.device, profile: $0, unit: member.unitId, format: member.encoding ?? .json)
+                }
             }
             guard resolved.count == members.count else { return nil }
             let session = BusSession(path: plan.path, members: resolved, serial: serial, queue: queue, logger: logger)

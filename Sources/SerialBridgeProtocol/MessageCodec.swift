@@ -47,6 +47,8 @@ public enum MessageCodec {
                 writer.null()
             }
             writer.key("heartbeatMs"); writer.integer(welcome.heartbeatMs)
+            writer.key("maxMessageBytes"); writer.integer(welcome.maxMessageBytes)
+            writer.key("chunkBytes"); writer.integer(welcome.chunkBytes)
         case .reading(let reading):
             writer.key("type"); writer.string("reading")
             writeReadingFields(reading, into: &writer)
@@ -86,6 +88,8 @@ public enum MessageCodec {
             writer.key("type"); writer.string("error")
             writer.key("code"); writer.string(error.code)
             writer.key("message"); writer.string(error.message)
+        case .batch(let items):
+            return batch(encoded: items.map(encode))
         }
         writer.endObject()
         return writer.bytes
@@ -142,11 +146,26 @@ public enum MessageCodec {
         }
     }
 
-    /// Decodes one JSON text message.
+    /// `{"type":"batch","items":[…]}` around messages already encoded (readings and device events,
+    /// in identity order): a batch costs one copy of its items, never a re-encoding.
+    public static func batch(encoded items: some Collection<[UInt8]>) -> [UInt8] {
+        var bytes = batchHead
+        bytes.reserveCapacity(batchHead.count + items.reduce(2) { $0 + $1.count + 1 })
+        for (index, item) in items.enumerated() {
+            if index > 0 { bytes.append(UInt8(ascii: ",")) }
+            bytes.append(contentsOf: item)
+        }
+        bytes.append(contentsOf: [UInt8(ascii: "]"), UInt8(ascii: "}")])
+        return bytes
+    }
+
+    private static let batchHead = Array(#"{"type":"batch","items":["#.utf8)
+
+    /// Decodes one JSON text message of at most `limit` bytes.
     /// - Throws: ``MessageDecodingError`` naming the problem (size, syntax, type, missing field).
-    public static func decode(_ bytes: some Collection<UInt8>) throws(MessageDecodingError) -> Message {
-        guard bytes.count <= maxMessageBytes else {
-            throw MessageDecodingError("message of \(bytes.count) bytes exceeds \(maxMessageBytes)")
+    public static func decode(_ bytes: some Collection<UInt8>, limit: Int = maxMessageBytes) throws(MessageDecodingError) -> Message {
+        guard bytes.count <= limit else {
+            throw MessageDecodingError("message of \(bytes.count) bytes exceeds \(limit)")
         }
         let root: JSONNode
         do {
@@ -154,9 +173,23 @@ public enum MessageCodec {
         } catch {
             throw MessageDecodingError("invalid JSON: \(error)")
         }
+        return try decode(root: root, inBatch: false)
+    }
+
+    static func decode(root: JSONNode, inBatch: Bool) throws(MessageDecodingError) -> Message {
         var fields = FieldReader(root)
         let type = try fields.string("type")
+        if inBatch, type != "reading", type != "device" {
+            throw MessageDecodingError("batch.items may hold readings and device events, not \"\(type)\"")
+        }
         switch type {
+        case "batch":
+            let items = try fields.array("items")
+            guard !items.isEmpty else { throw MessageDecodingError("batch.items must not be empty") }
+            var messages: [Message] = []
+            messages.reserveCapacity(items.count)
+            for item in items { messages.append(try decode(root: item, inBatch: true)) }
+            return .batch(messages)
         case "hello":
             let protocols = try fields.array("protocols").map { (node) throws(MessageDecodingError) -> Int in
                 guard case .integer(let value) = node, let version = Int(exactly: value) else {
@@ -174,9 +207,12 @@ public enum MessageCodec {
                 var ackedFields = FieldReader(node, context: "welcome.acked")
                 acked = ReadingID(epoch: try ackedFields.integer("epoch"), sequence: try ackedFields.integer("seq"))
             }
+            let defaults = Welcome(acked: nil)
             return .welcome(Welcome(
                 protocolVersion: Int(try fields.integer("protocol")), acked: acked,
-                heartbeatMs: try fields.integer("heartbeatMs")
+                heartbeatMs: try fields.integer("heartbeatMs"),
+                maxMessageBytes: try fields.optionalInteger("maxMessageBytes") ?? defaults.maxMessageBytes,
+                chunkBytes: try fields.optionalInteger("chunkBytes") ?? defaults.chunkBytes
             ))
         case "reading":
             return .reading(try decodeReading(root, fields: &fields))

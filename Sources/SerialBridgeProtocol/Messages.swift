@@ -85,12 +85,21 @@ public struct Welcome: Sendable, Hashable {
     public var acked: ReadingID?
     /// Interval at which the gateway should send `ping`, in milliseconds.
     public var heartbeatMs: Int64
+    /// Largest message the server accepts whole; larger ones must be chunked.
+    public var maxMessageBytes: Int64
+    /// Size of the chunk messages to cut larger messages into.
+    public var chunkBytes: Int64
 
-    /// Creates a welcome.
-    public init(protocolVersion: Int = ProtocolVersion.current, acked: ReadingID?, heartbeatMs: Int64 = 10_000) {
+    /// Creates a welcome (defaults: 10 s heartbeats, 64 KiB messages and chunks).
+    public init(
+        protocolVersion: Int = ProtocolVersion.current, acked: ReadingID?, heartbeatMs: Int64 = 10_000,
+        maxMessageBytes: Int64 = 65_536, chunkBytes: Int64 = 65_536
+    ) {
         self.protocolVersion = protocolVersion
         self.acked = acked
         self.heartbeatMs = heartbeatMs
+        self.maxMessageBytes = maxMessageBytes
+        self.chunkBytes = chunkBytes
     }
 }
 
@@ -231,4 +240,6 @@ public enum Message: Sendable, Hashable {
     case ping(Heartbeat)
     case pong(Heartbeat)
     case error(ProtocolErrorMessage)
+    /// Several readings and device events in one message, in identity order.
+    case batch([Message])
 }

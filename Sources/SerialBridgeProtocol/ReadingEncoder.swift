@@ -7,6 +7,11 @@ import SerialBridgeJSON
 public struct ReadingEncoder: Sendable {
     /// The value names and units, in order.
     public let fields: [(name: String, unit: String?)]
+    /// JSON `reading` messages or binary records.
+    public let format: WireFormat
+    // Binary: `device`, `profile` strings, and per field `name` + unit string.
+    private let binaryNames: [UInt8]
+    private let binaryFields: [(name: [UInt8], unit: [UInt8])]
     private let gateway: String
     private let device: String
     private let profile: String
@@ -20,7 +25,19 @@ public struct ReadingEncoder: Sendable {
     private let fullUnits: [UInt8]
 
     /// Prepares an encoder for one device.
-    public init(gateway: String, device: String, profile: String, fields: [(name: String, unit: String?)]) {
+    public init(gateway: String, device: String, profile: String, fields: [(name: String, unit: String?)], format: WireFormat = .json) {
+        self.format = format
+        var names = ByteWriter(capacity: 32)
+        names.string(device)
+        names.string(profile)
+        binaryNames = names.bytes
+        binaryFields = fields.map { field in
+            var name = ByteWriter(capacity: 16)
+            name.string(field.name)
+            var unit = ByteWriter(capacity: 8)
+            unit.string(field.unit ?? "")
+            return (name.bytes, unit.bytes)
+        }
         self.gateway = gateway
         self.device = device
         self.profile = profile
@@ -46,8 +63,37 @@ public struct ReadingEncoder: Sendable {
         fullUnits = Self.units(fields.map { ($0.name, $0.unit) })
     }
 
-    /// Encodes a reading whose `values` are aligned with ``fields`` (nil: not carried this time).
+    /// Encodes a reading whose `values` are aligned with ``fields`` (nil: not carried this time), as
+    /// a JSON `reading` message or a binary record, by ``format``.
     public func encode(id: ReadingID, timestamp: Int64, values: [WireValue?], outOfRange: [String] = []) -> [UInt8] {
+        switch format {
+        case .json: encodeJSON(id: id, timestamp: timestamp, values: values, outOfRange: outOfRange)
+        case .binary: encodeBinary(id: id, timestamp: timestamp, values: values, outOfRange: outOfRange)
+        }
+    }
+
+    /// The binary record, byte for byte what ``BinaryReadings/record(_:)`` writes for the reading.
+    func encodeBinary(id: ReadingID, timestamp: Int64, values: [WireValue?], outOfRange: [String]) -> [UInt8] {
+        var writer = ByteWriter(capacity: 24 + binaryNames.count + 20 * values.count)
+        writer.byte(BinaryReadings.recordKind)
+        writer.varint(UInt64(bitPattern: id.epoch))
+        writer.varint(UInt64(bitPattern: id.sequence))
+        writer.raw(binaryNames)
+        writer.signed(timestamp)
+        let present = values.prefix(binaryFields.count).reduce(0) { $0 + ($1 == nil ? 0 : 1) }
+        writer.varint(UInt64(present))
+        for (index, value) in values.enumerated() where index < binaryFields.count {
+            guard let value else { continue }
+            writer.raw(binaryFields[index].name)
+            BinaryReadings.write(value, into: &writer)
+            writer.raw(binaryFields[index].unit)
+        }
+        writer.varint(UInt64(outOfRange.count))
+        for name in outOfRange { writer.string(name) }
+        return writer.bytes
+    }
+
+    func encodeJSON(id: ReadingID, timestamp: Int64, values: [WireValue?], outOfRange: [String]) -> [UInt8] {
         var writer = JSONWriter(capacity: head.count + middle.count + fullUnits.count + 24 * values.count + 48)
         writer.raw(head)
         writer.integer(id.epoch)

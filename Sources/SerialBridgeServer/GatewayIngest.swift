@@ -18,74 +18,166 @@ struct GatewayIngest: Sendable {
     let store: ReadingStore
     let feed: LiveFeed
     let heartbeatMs: Int64
+    /// Largest message accepted whole (announced in `welcome`); larger ones arrive chunked.
+    let maxMessageBytes: Int
+    /// Limits on reassembling chunked messages.
+    let chunkLimits: ChunkReassembler.Limits
+
+    /// Why a connection must end, with the close code that says so.
+    private struct Closing: Error {
+        var code: WebSocketErrorCode
+        var errorCode: String
+        var reason: String
+    }
 
     func serve(gateway: String, inbound: WebSocketInboundStream, outbound: WebSocketOutboundWriter, logger: Logger) async {
         var logger = logger
         logger[metadataKey: "gateway"] = .string(gateway)
-        var greeted = false
-        var stored = 0
+        var connection = Connection(gateway: gateway, reassembler: ChunkReassembler(limits: chunkLimits))
         do {
-            for try await message in inbound.messages(maxSize: MessageCodec.maxMessageBytes) {
-                guard case .text(let text) = message else {
-                    try await send(.error(.init(code: "bad-message", message: "binary messages are not part of protocol 1")), outbound)
-                    continue
-                }
-                let decoded: Message
+            for try await message in inbound.messages(maxSize: maxMessageBytes) {
                 do {
-                    decoded = try MessageCodec.decode(text.utf8)
-                } catch {
-                    logger.warning("rejected message: \(error)")
-                    try await send(.error(.init(code: "bad-message", message: error.description)), outbound)
-                    continue
-                }
-                switch decoded {
-                case .hello(let hello):
-                    guard hello.gateway == gateway else {
-                        try await refuse("gateway-mismatch", "token is for \"\(gateway)\", hello says \"\(hello.gateway)\"", outbound, logger)
-                        return
+                    switch message {
+                    case .text(let text):
+                        try await handle(text: Array(text.utf8), limit: maxMessageBytes, &connection, outbound, logger)
+                    case .binary(let buffer):
+                        try await handle(binary: Array(buffer.readableBytesView), &connection, outbound, logger)
                     }
-                    guard hello.protocols.contains(ProtocolVersion.current) else {
-                        try await send(.error(.init(code: "unsupported-version", message: "server speaks \(ProtocolVersion.supported)")), outbound)
-                        try await outbound.close(.unknown(4000), reason: "unsupported protocol version")
-                        return
-                    }
-                    let acked = try await store.lastStored(gateway: gateway)
-                    try await send(.welcome(Welcome(protocolVersion: ProtocolVersion.current, acked: acked, heartbeatMs: heartbeatMs)), outbound)
-                    greeted = true
-                    logger.info("gateway connected: software \(hello.software), epoch \(hello.epoch), stored up to \(acked.map { "\($0)" } ?? "nothing")")
-                case .reading(let reading):
-                    guard greeted else {
-                        try await refuse("no-hello", "send hello first", outbound, logger)
-                        return
-                    }
-                    guard reading.gateway == gateway else {
-                        try await refuse("gateway-mismatch", "reading claims gateway \"\(reading.gateway)\"", outbound, logger)
-                        return
-                    }
-                    let fresh = try await store.insert([reading], receivedAt: Timestamp.nowMilliseconds())
-                    stored += fresh.count
-                    try await send(.ack(Ack(id: reading.id)), outbound)
-                    for reading in fresh { feed.publish(LiveMessage.reading(reading)) }
-                case .device(let event):
-                    guard greeted, event.gateway == gateway else {
-                        try await refuse(greeted ? "gateway-mismatch" : "no-hello", "device event for \"\(event.gateway)\"", outbound, logger)
-                        return
-                    }
-                    if try await store.insert(event, receivedAt: Timestamp.nowMilliseconds()) {
-                        logger.info("device \(event.device) \(event.kind.rawValue)\(event.message.map { ": \($0)" } ?? "")")
-                        feed.publish(LiveMessage.device(event))
-                    }
-                    try await send(.ack(Ack(id: event.id)), outbound)
-                case .ping(let beat):
-                    try await send(.pong(Heartbeat(timestamp: beat.timestamp, serverTimestamp: Timestamp.nowMilliseconds())), outbound)
-                case .pong, .ack, .welcome, .error:
+                } catch let closing as Closing {
+                    logger.error("closing gateway connection: \(closing.errorCode): \(closing.reason)")
+                    try await send(.error(.init(code: closing.errorCode, message: closing.reason)), outbound)
+                    try await outbound.close(closing.code, reason: closing.errorCode)
                     break
                 }
             }
         } catch {
             logger.warning("gateway connection ended: \(error)")
         }
-        logger.info("gateway disconnected after storing \(stored) readings")
+        logger.info("gateway disconnected after storing \(connection.stored) readings")
+    }
+
+    /// One connection's state.
+    private struct Connection {
+        let gateway: String
+        var reassembler: ChunkReassembler
+        var greeted = false
+        var stored = 0
+    }
+
+    private func handle(text: [UInt8], limit: Int, _ connection: inout Connection, _ outbound: WebSocketOutboundWriter, _ logger: Logger) async throws {
+        let decoded: Message
+        do {
+            decoded = try MessageCodec.decode(text, limit: limit)
+        } catch {
+            logger.warning("rejected message: \(error)")
+            try await send(.error(.init(code: "bad-message", message: error.description)), outbound)
+            return
+        }
+        try await handle(decoded, &connection, outbound, logger)
+    }
+
+    private func handle(binary bytes: [UInt8], _ connection: inout Connection, _ outbound: WebSocketOutboundWriter, _ logger: Logger) async throws {
+        switch bytes.first {
+        case BinaryReadings.batchKind?:
+            let readings: [Reading]
+            do {
+                readings = try BinaryReadings.decodeBatch(bytes)
+            } catch {
+                logger.warning("rejected binary batch: \(error)")
+                try await send(.error(.init(code: "bad-message", message: error.description)), outbound)
+                return
+            }
+            try await store(readings.map(Message.reading), &connection, outbound, logger)
+        case Chunking.kind?:
+            let whole: (bytes: [UInt8], inner: Chunking.Inner)?
+            do {
+                whole = try connection.reassembler.receive(bytes, at: Self.now())
+            } catch {
+                if case .tooLarge = error { throw Closing(code: .messageTooLarge, errorCode: "too-large", reason: error.description) }
+                throw Closing(code: .dataInconsistentWithMessage, errorCode: "bad-chunk", reason: error.description)
+            }
+            guard let whole else { return }
+            switch whole.inner {
+            case .text: try await handle(text: whole.bytes, limit: chunkLimits.maxMessageBytes, &connection, outbound, logger)
+            case .binary:
+                guard whole.bytes.first != Chunking.kind else {
+                    throw Closing(code: .dataInconsistentWithMessage, errorCode: "bad-chunk", reason: "a chunked message holds another chunk")
+                }
+                try await handle(binary: whole.bytes, &connection, outbound, logger)
+            }
+        default:
+            let kind = bytes.first.map { "0x" + String($0, radix: 16) } ?? "empty"
+            try await send(.error(.init(code: "bad-message", message: "unknown binary message kind \(kind)")), outbound)
+        }
+    }
+
+    private func handle(_ decoded: Message, _ connection: inout Connection, _ outbound: WebSocketOutboundWriter, _ logger: Logger) async throws {
+        let gateway = connection.gateway
+        switch decoded {
+        case .hello(let hello):
+            guard hello.gateway == gateway else {
+                throw Closing(code: .policyViolation, errorCode: "gateway-mismatch", reason: "token is for \"\(gateway)\", hello says \"\(hello.gateway)\"")
+            }
+            guard hello.protocols.contains(ProtocolVersion.current) else {
+                throw Closing(code: .unknown(4000), errorCode: "unsupported-version", reason: "server speaks \(ProtocolVersion.supported)")
+            }
+            let acked = try await store.lastStored(gateway: gateway)
+            let welcome = Welcome(
+                protocolVersion: ProtocolVersion.current, acked: acked, heartbeatMs: heartbeatMs,
+                maxMessageBytes: Int64(maxMessageBytes), chunkBytes: Int64(maxMessageBytes)
+            )
+            try await send(.welcome(welcome), outbound)
+            connection.greeted = true
+            logger.info("gateway connected: software \(hello.software), epoch \(hello.epoch), stored up to \(acked.map { "\($0)" } ?? "nothing")")
+        case .reading, .device:
+            try await store([decoded], &connection, outbound, logger)
+        case .batch(let items):
+            try await store(items, &connection, outbound, logger)
+        case .ping(let beat):
+            try await send(.pong(Heartbeat(timestamp: beat.timestamp, serverTimestamp: Timestamp.nowMilliseconds())), outbound)
+        case .pong, .ack, .welcome, .error:
+            break
+        }
+    }
+
+    /// Stores readings (one transaction per run of readings) and device events in order, then
+    /// acknowledges the last identity once all of it is committed.
+    private func store(_ items: [Message], _ connection: inout Connection, _ outbound: WebSocketOutboundWriter, _ logger: Logger) async throws {
+        guard connection.greeted else { throw Closing(code: .policyViolation, errorCode: "no-hello", reason: "send hello first") }
+        var run: [Reading] = []
+        var last: ReadingID?
+        for item in items {
+            switch item {
+            case .reading(let reading):
+                guard reading.gateway == connection.gateway else {
+                    throw Closing(code: .policyViolation, errorCode: "gateway-mismatch", reason: "reading claims gateway \"\(reading.gateway)\"")
+                }
+                run.append(reading)
+                last = max(last ?? reading.id, reading.id)
+            case .device(let event):
+                guard event.gateway == connection.gateway else {
+                    throw Closing(code: .policyViolation, errorCode: "gateway-mismatch", reason: "device event for \"\(event.gateway)\"")
+                }
+                try await flush(&run, &connection)
+                if try await store.insert(event, receivedAt: Timestamp.nowMilliseconds()) {
+                    logger.info("device \(event.device) \(event.kind.rawValue)\(event.message.map { ": \($0)" } ?? "")")
+                    feed.publish(LiveMessage.device(event))
+                }
+                last = max(last ?? event.id, event.id)
+            default:
+                break
+            }
+        }
+        try await flush(&run, &connection)
+        if let last { try await send(.ack(Ack(id: last)), outbound) }
+    }
+
+    private func flush(_ run: inout [Reading], _ connection: inout Connection) async throws {
+        guard !run.isEmpty else { return }
+        let fresh = try await store.insert(run, receivedAt: Timestamp.nowMilliseconds())
+        connection.stored += fresh.count
+        for reading in fresh { feed.publish(LiveMessage.reading(reading)) }
+        run.removeAll(keepingCapacity: true)
     }
 
     private func send(_ message: Message, _ outbound: WebSocketOutboundWriter) async throws {
@@ -93,12 +185,7 @@ struct GatewayIngest: Sendable {
         try await outbound.write(.custom(WebSocketFrame(fin: true, opcode: .text, data: ByteBuffer(bytes: bytes))))
     }
 
-    private func refuse(_ code: String, _ text: String, _ outbound: WebSocketOutboundWriter, _ logger: Logger) async throws {
-        logger.error("closing gateway connection: \(code): \(text)")
-        try await send(.error(.init(code: code, message: text)), outbound)
-        try await outbound.close(.policyViolation, reason: code)
-    }
-
+    static func now() -> UInt64 { NIODeadline.now().uptimeNanoseconds }
 }
 
 /// Messages pushed to dashboards over `/api/live`.

@@ -18,9 +18,18 @@ public struct ServerOptions: Sendable {
     public var tokens: TokenStore
     /// Heartbeat interval announced in `welcome`.
     public var heartbeatMs: Int64
+    /// Largest WebSocket message accepted whole (announced in `welcome` as the chunk size too).
+    public var maxMessageBytes: Int
+    /// Largest message accepted in chunks.
+    public var maxChunkedMessageBytes: Int
 
     /// Creates options.
-    public init(host: String = "127.0.0.1", port: Int = 8080, databasePath: String, tokens: TokenStore, heartbeatMs: Int64 = 10_000) {
+    public init(
+        host: String = "127.0.0.1", port: Int = 8080, databasePath: String, tokens: TokenStore, heartbeatMs: Int64 = 10_000,
+        maxMessageBytes: Int = 65_536, maxChunkedMessageBytes: Int = 16 << 20
+    ) {
+        self.maxMessageBytes = maxMessageBytes
+        self.maxChunkedMessageBytes = maxChunkedMessageBytes
         self.host = host
         self.port = port
         self.databasePath = databasePath
@@ -37,12 +46,15 @@ public enum ServerApplication {
     ) throws -> some ApplicationProtocol {
         let store = try ReadingStore(path: options.databasePath)
         let feed = LiveFeed()
-        let ingest = GatewayIngest(store: store, feed: feed, heartbeatMs: options.heartbeatMs)
+        let ingest = GatewayIngest(
+            store: store, feed: feed, heartbeatMs: options.heartbeatMs,
+            maxMessageBytes: options.maxMessageBytes, chunkLimits: ChunkReassembler.Limits(maxMessageBytes: options.maxChunkedMessageBytes)
+        )
         let tokens = options.tokens
         let router = Router()
         addRoutes(to: router, store: store, tokens: tokens)
         var wsConfiguration = WebSocketServerConfiguration()
-        wsConfiguration.maxFrameSize = MessageCodec.maxMessageBytes
+        wsConfiguration.maxFrameSize = options.maxMessageBytes
         return Application(
             router: router,
             server: .http1WebSocketUpgrade(configuration: .init(ws: wsConfiguration)) { request, _, logger in
@@ -50,8 +62,11 @@ public enum ServerApplication {
                 switch path {
                 case "/gateway/v1":
                     switch tokens.check(authorization: request.headerFields[.authorization]) {
+                    case .accepted where !Subprotocol.offered(in: request.headerFields[.secWebSocketProtocol]):
+                        logger.warning("refused gateway upgrade: the client did not offer subprotocol \(Subprotocol.name)")
+                        return .dontUpgrade
                     case .accepted(let gateway):
-                        return .upgrade([:]) { inbound, outbound, context in
+                        return .upgrade([.secWebSocketProtocol: Subprotocol.name]) { inbound, outbound, context in
                             await ingest.serve(gateway: gateway, inbound: inbound, outbound: outbound, logger: context.logger)
                         }
                     case .refused(let reason):
@@ -84,6 +99,8 @@ public enum ServerApplication {
         router.get("/healthz") { _, _ in json(.ok, "{\"status\":\"ok\"}") }
         router.get("/gateway/v1/auth") { request, _ in
             switch tokens.check(authorization: request.headers[.authorization]) {
+            case .accepted where request.headers[.secWebSocketProtocol] != nil && !Subprotocol.offered(in: request.headers[.secWebSocketProtocol]):
+                return json(.badRequest, errorBody("the gateway must offer WebSocket subprotocol \(Subprotocol.name)"))
             case .accepted(let gateway):
                 var writer = JSONWriter()
                 writer.beginObject()

@@ -49,6 +49,7 @@ public enum AuthProbe {
                 var head = HTTPRequestHead(version: .http1_1, method: .GET, uri: url.authPath)
                 head.headers.add(name: "Host", value: url.host)
                 head.headers.add(name: "Authorization", value: "Bearer \(token)")
+                head.headers.add(name: "Sec-WebSocket-Protocol", value: Subprotocol.name)
                 head.headers.add(name: "Connection", value: "close")
                 try await outbound.write(.head(head))
                 try await outbound.write(.end(nil))

@@ -73,6 +73,7 @@ public final class Uplink: Service, Sendable {
         var drainDeadline: ContinuousClock.Instant?
         var heartbeat = HeartbeatMonitor()
         var heartbeatInterval: Duration = .seconds(10)
+        var messageLimits = (maxMessageBytes: 65_536, chunkBytes: 65_536)
         var wakeSleeper: CheckedContinuation<Void, Never>?
     }
 
@@ -187,6 +188,7 @@ public final class Uplink: Service, Sendable {
     private func connectOnce() async throws {
         var headers = HTTPFields()
         headers[.authorization] = "Bearer \(configuration.token)"
+        headers[.secWebSocketProtocol] = Subprotocol.name
         let clientConfiguration = WebSocketClientConfiguration(
             maxFrameSize: 1 << 20,
             additionalHeaders: headers,
@@ -228,10 +230,15 @@ public final class Uplink: Service, Sendable {
             }
             group.addTask {
                 for await _ in sendingMayStart {}
+                let limits = self.shared.withLock { $0.messageLimits }
+                var packer = MessagePacker(gateway: self.configuration.gateway, maxMessageBytes: limits.maxMessageBytes, chunkBytes: limits.chunkBytes)
                 while !Task.isCancelled {
                     let batch = await self.queue.nextBatch(limit: self.configuration.batchSize)
-                    for frame in batch {
-                        try await outbound.write(Self.textFrame(frame.bytes))
+                    for message in packer.pack(batch.map(\.bytes)) {
+                        switch message {
+                        case .text(let bytes): try await outbound.write(Self.textFrame(bytes))
+                        case .binary(let bytes): try await outbound.write(Self.binaryFrame(bytes))
+                        }
                     }
                 }
             }
@@ -285,6 +292,7 @@ public final class Uplink: Service, Sendable {
                 $0.connections += 1
                 $0.heartbeat = HeartbeatMonitor()
                 $0.heartbeatInterval = .milliseconds(max(100, welcome.heartbeatMs))
+                $0.messageLimits = (Int(clamping: welcome.maxMessageBytes), Int(clamping: welcome.chunkBytes))
             }
             let held = welcome.acked.map { "\($0)" } ?? "nothing yet"
             logger.info("link up: \(configuration.url), protocol \(welcome.protocolVersion), server holds up to \(held)")
@@ -330,6 +338,10 @@ public final class Uplink: Service, Sendable {
 
     static func textFrame(_ bytes: [UInt8]) -> WebSocketOutboundWriter.OutboundFrame {
         .custom(WebSocketFrame(fin: true, opcode: .text, data: ByteBuffer(bytes: bytes)))
+    }
+
+    static func binaryFrame(_ bytes: [UInt8]) -> WebSocketOutboundWriter.OutboundFrame {
+        .custom(WebSocketFrame(fin: true, opcode: .binary, data: ByteBuffer(bytes: bytes)))
     }
 
 

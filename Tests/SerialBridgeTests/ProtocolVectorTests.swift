@@ -44,6 +44,20 @@ struct ProtocolVectorTests {
         ("ping", .ping(Heartbeat(timestamp: 1_795_753_200_000))),
         ("pong", .pong(Heartbeat(timestamp: 1_795_753_200_000, serverTimestamp: 1_795_753_200_003))),
         ("error", .error(ProtocolErrorMessage(code: "gateway-mismatch", message: "token is for \"gw-1\""))),
+        ("batch", .batch([
+            .reading(Reading(
+                gateway: gateway, id: ReadingID(epoch: 7, sequence: 1), device: "sensor-1", profile: "generic-csv-lines",
+                timestamp: 1_795_753_200_000,
+                values: [
+                    NamedValue(name: "temperature", value: .float(21.5), unit: "°C"),
+                    NamedValue(name: "humidity", value: .float(40.2), unit: "%"),
+                ]
+            )),
+            .device(DeviceStateChange(
+                gateway: gateway, id: ReadingID(epoch: 7, sequence: 2), device: "sensor-1", kind: .error,
+                profile: "generic-csv-lines", path: "/dev/ttyUSB0", timestamp: 1_795_753_200_001, message: "not answering"
+            )),
+        ])),
     ]
 
     @Test(arguments: cases.map(\.0))
