@@ -67,7 +67,9 @@ public struct Gateway: Sendable {
         self.uplink = Uplink(
             configuration: .init(
                 url: config.serverURL, token: token, gateway: config.gatewayId,
-                software: Self.softwareVersion, backoff: config.backoff, drainTimeout: config.drainTimeout
+                software: Self.softwareVersion, backoff: config.backoff, drainTimeout: config.drainTimeout,
+                fallbackURLs: config.fallbackURLs, maxConnectionAge: config.maxConnectionAge,
+                allowedMissedBeats: config.missedHeartbeats
             ),
             queue: queue, logger: logger
         )
@@ -103,7 +105,7 @@ public struct Gateway: Sendable {
         let devices = config.ports.count + config.buses.reduce(0) { $0 + $1.devices.count }
         logger.info("gateway \(config.gatewayId) starting: epoch \(epoch), \(devices) configured device(s), server \(config.serverURL)")
         // ServiceGroup stops services in reverse order: sessions first, then the uplink drains.
-        var services: [any Service] = [uplink, supervisor]
+        var services: [any Service] = [uplink, NetworkFollower(uplink: uplink, logger: logger), supervisor]
         if config.discovery {
             let paths = config.ports.map(\.path) + config.buses.map(\.path)
             let staticPaths = Set(paths.flatMap { [$0, Self.resolvedLink($0)] })

@@ -47,6 +47,12 @@ public struct GatewayConfig: Sendable {
     public var gatewayId: String
     /// Server WebSocket URL.
     public var serverURL: ServerURL
+    /// Further server URLs, tried in turn when one fails (failover).
+    public var fallbackURLs: [ServerURL] = []
+    /// Replace a connection this old with a fresh one (nil: never).
+    public var maxConnectionAge: Duration?
+    /// Unanswered heartbeats after which the link is declared dead.
+    public var missedHeartbeats: Int = 3
     /// File holding the bearer token (absolute after loading).
     public var tokenFile: String
     /// Where the epoch (and later the spool) is kept.
@@ -79,12 +85,27 @@ public struct GatewayConfig: Sendable {
         }
         var url: ServerURL?
         var tokenFile: String?
+        var fallbackURLs: [ServerURL] = []
+        var maxConnectionAge: Duration?
+        var missedHeartbeats = 3
+        if var uplink = root.object("uplink") {
+            if let milliseconds = uplink.integer("maxConnectionAgeMs", in: 100...604_800_000) { maxConnectionAge = .milliseconds(milliseconds) }
+            missedHeartbeats = uplink.integer("missedHeartbeats", in: 1...10) ?? 3
+            root.absorb(uplink)
+        }
         if var server = root.object("server", required: true) {
             if let text = server.string("url", required: true) {
                 url = ServerURL(text)
                 if url == nil { server.fail(key: "url", "must be a ws:// or wss:// URL with a host, not \"\(text)\"") }
             }
             tokenFile = server.string("tokenFile", required: true).map { Self.resolve($0, against: base) }
+            for item in server.array("fallbackUrls") ?? [] {
+                if case .string(let text) = item.value, let parsed = ServerURL(text) {
+                    fallbackURLs.append(parsed)
+                } else {
+                    server.fail(item.path, "must be a ws:// or wss:// URL with a host")
+                }
+            }
             root.absorb(server)
         }
         let stateDirectory = Self.resolve(root.string("stateDirectory") ?? "state", against: base)
@@ -162,11 +183,15 @@ public struct GatewayConfig: Sendable {
         let logLevel = root.choice("logLevel", LogLevelName.self)?.rawValue ?? "info"
         let errors = root.finish()
         guard errors.isEmpty, let gatewayId, let url, let tokenFile else { throw ConfigErrors(errors) }
-        return GatewayConfig(
+        var config = GatewayConfig(
             file: file, gatewayId: gatewayId, serverURL: url, tokenFile: tokenFile, stateDirectory: stateDirectory,
             profileFolders: profileFolders, ports: ports, buses: buses, encoding: encoding, discovery: discovery, backoff: backoff,
             drainTimeout: .milliseconds(drainMs), logLevel: logLevel
         )
+        config.fallbackURLs = fallbackURLs
+        config.maxConnectionAge = maxConnectionAge
+        config.missedHeartbeats = missedHeartbeats
+        return config
     }
 
     enum LogLevelName: String, CaseIterable {

@@ -20,8 +20,14 @@ import Glibc
 public final class Uplink: Service, Sendable {
     /// Link settings.
     public struct Configuration: Sendable {
-        /// Server WebSocket URL.
-        public var url: ServerURL
+        /// Server WebSocket URLs, tried in turn: a failed attempt or a short-lived connection moves
+        /// on to the next, round the list.
+        public var urls: [ServerURL]
+        /// The first server URL.
+        public var url: ServerURL {
+            get { urls[0] }
+            set { urls[0] = newValue }
+        }
         /// Bearer token.
         public var token: String
         /// Gateway id, as the token was issued to.
@@ -40,15 +46,24 @@ public final class Uplink: Service, Sendable {
         public var batchSize: Int
         /// TLS settings for wss:// (system trust store by default).
         public var tlsConfiguration: TLSConfiguration?
+        /// A connection this old is replaced by a fresh one (nil: never), before a cloud front end
+        /// cuts it: sending pauses, the in-flight frames are acknowledged, then the gateway closes
+        /// with 1000 and redials at once.
+        public var maxConnectionAge: Duration?
+        /// Unanswered heartbeats after which the link is declared dead.
+        public var allowedMissedBeats: Int
 
         /// Creates a configuration with sane defaults.
         public init(
             url: ServerURL, token: String, gateway: String, software: String,
             backoff: Backoff = Backoff(), stableAfter: Duration = .seconds(30),
             handshakeTimeout: Duration = .seconds(10), drainTimeout: Duration = .seconds(10),
-            batchSize: Int = 256, tlsConfiguration: TLSConfiguration? = nil
+            batchSize: Int = 256, tlsConfiguration: TLSConfiguration? = nil,
+            fallbackURLs: [ServerURL] = [], maxConnectionAge: Duration? = nil, allowedMissedBeats: Int = 3
         ) {
-            self.url = url
+            self.urls = [url] + fallbackURLs
+            self.maxConnectionAge = maxConnectionAge
+            self.allowedMissedBeats = max(1, allowedMissedBeats)
             self.token = token
             self.gateway = gateway
             self.software = software
@@ -67,8 +82,13 @@ public final class Uplink: Service, Sendable {
     }
 
     private struct Shared {
-        var state: LinkState = .connecting
+        var state: LinkState = .connecting {
+            didSet { health.state = state }
+        }
+        var health = LinkHealth()
         var draining = false
+        var rolling = false
+        var ending: LinkHealth.Cause?
         var connections = 0
         var drainDeadline: ContinuousClock.Instant?
         var heartbeat = HeartbeatMonitor()
@@ -92,6 +112,22 @@ public final class Uplink: Service, Sendable {
 
     /// Current state.
     public var state: LinkState { shared.withLock { $0.state } }
+    /// The link's health: state, round trips, endings by cause, traffic.
+    public var health: LinkHealth { shared.withLock { $0.health } }
+
+    /// The network came back (an interface went up or got an address): a waiting uplink redials
+    /// at once instead of sleeping out its backoff.
+    public func networkUp() {
+        let sleeper = shared.withLock { shared -> CheckedContinuation<Void, Never>? in
+            guard shared.state == .waiting else { return nil }
+            defer { shared.wakeSleeper = nil }
+            return shared.wakeSleeper
+        }
+        if let sleeper {
+            logger.info("network up: redialling now")
+            sleeper.resume()
+        }
+    }
     /// Connections that completed the hello/welcome handshake.
     public var connectionCount: Int { shared.withLock { $0.connections } }
 
@@ -120,36 +156,77 @@ public final class Uplink: Service, Sendable {
     private func connectLoop() async {
         var backoff = configuration.backoff
         var random = SystemRandomNumberGenerator()
+        var endpoint = 0
         while !Task.isCancelled {
             if isDraining {
                 reportUndelivered()
                 return
             }
-            shared.withLock { $0.state = .connecting }
+            let url = configuration.urls[endpoint]
+            shared.withLock {
+                $0.state = .connecting
+                $0.ending = nil
+                $0.rolling = false
+                $0.health.server = url.description
+            }
             let started = ContinuousClock.now
             var refusedToken = false
+            var cause = LinkHealth.Cause.connectFailed
             do {
-                try await connectOnce()
-                if ContinuousClock.now - started >= configuration.stableAfter { backoff.reset() }
+                let close = try await connectOnce(url)
+                let lasted = ContinuousClock.now - started
+                if lasted >= configuration.stableAfter { backoff.reset() }
                 if isDraining, queue.snapshot.depth == 0 { return }
-                logger.warning("link to \(configuration.url) closed; redialling")
+                cause = shared.withLock { $0.ending } ?? (close == nil ? .dropped : .closedByServer)
+                if let close {
+                    shared.withLock { $0.health.lastCloseCode = Int(UInt16(webSocketErrorCode: close.closeCode)) }
+                }
+                let code = close.map { " with \(Self.describe($0.closeCode))\($0.reason.map { ": \($0)" } ?? "")" } ?? ""
+                if cause == .connectionAge {
+                    shared.withLock { $0.health.ended(cause) }
+                    logger.info("connection to \(url) reached its maximum age; redialling at once")
+                    continue
+                }
+                logger.warning("link to \(url) closed\(code) (\(cause.rawValue)); redialling")
+                if lasted < configuration.stableAfter, configuration.urls.count > 1 { endpoint = (endpoint + 1) % configuration.urls.count }
+            } catch is LinkDeclaredDead {
+                cause = .heartbeatTimeout
+                if configuration.urls.count > 1 { endpoint = (endpoint + 1) % configuration.urls.count }
             } catch let error as WebSocketClientError where error == .webSocketUpgradeFailed {
-                let verdict = await AuthProbe.check(configuration.url, token: configuration.token, tlsConfiguration: configuration.tlsConfiguration)
+                cause = .refused
+                let verdict = await AuthProbe.check(url, token: configuration.token, tlsConfiguration: configuration.tlsConfiguration)
                 switch verdict {
                 case .refused(let status, let reason):
                     refusedToken = true
-                    logger.error("server refused the token for gateway \"\(configuration.gateway)\": \(reason) (HTTP \(status) from \(configuration.url.authPath)); check the token file")
+                    logger.error("server refused the token for gateway \"\(configuration.gateway)\": \(reason) (HTTP \(status) from \(url.authPath)); check the token file")
                 case .accepted:
-                    logger.error("server refused the WebSocket upgrade although it accepts the token: wrong path \(configuration.url.path), or the server is not a SerialBridge server")
+                    logger.error("server refused the WebSocket upgrade although it accepts the token: wrong path \(url.path), or the server is not a SerialBridge server")
                 case .unexpected, .unreachable:
                     logger.error("server refused the WebSocket upgrade; server unavailable? (\(verdict))")
                 }
+                if configuration.urls.count > 1 { endpoint = (endpoint + 1) % configuration.urls.count }
             } catch {
-                logger.warning("cannot connect to \(configuration.url): \(error)")
+                logger.warning("cannot connect to \(url): \(error)")
+                if configuration.urls.count > 1 { endpoint = (endpoint + 1) % configuration.urls.count }
             }
+            shared.withLock { $0.health.ended(cause) }
             let delay = refusedToken ? backoff.capDelay(using: &random) : backoff.nextDelay(using: &random)
-            logger.info("retrying in \(Self.format(delay)) (attempt \(backoff.attempts))")
+            let next = configuration.urls.count > 1 ? " to \(configuration.urls[endpoint])" : ""
+            logger.info("retrying\(next) in \(Self.format(delay)) (attempt \(backoff.attempts))")
             await sleep(delay)
+        }
+    }
+
+    static func describe(_ code: WebSocketErrorCode) -> String {
+        switch code {
+        case .normalClosure: "1000 (normal)"
+        case .goingAway: "1001 (going away)"
+        case .protocolError: "1002 (protocol error)"
+        case .dataInconsistentWithMessage: "1007 (invalid data)"
+        case .policyViolation: "1008 (policy violation)"
+        case .messageTooLarge: "1009 (message too large)"
+        case .unexpectedServerError: "1011 (server error)"
+        default: "\(UInt16(webSocketErrorCode: code))"
         }
     }
 
@@ -185,7 +262,7 @@ public final class Uplink: Service, Sendable {
         }
     }
 
-    private func connectOnce() async throws {
+    private func connectOnce(_ url: ServerURL) async throws -> WebSocketCloseFrame? {
         var headers = HTTPFields()
         headers[.authorization] = "Bearer \(configuration.token)"
         headers[.secWebSocketProtocol] = Subprotocol.name
@@ -195,23 +272,23 @@ public final class Uplink: Service, Sendable {
             autoPing: .enabled(timePeriod: .seconds(30))
         )
         let client = WebSocketClient(
-            url: configuration.url.description,
+            url: url.description,
             configuration: clientConfiguration,
             tlsConfiguration: configuration.tlsConfiguration,
             logger: logger
         ) { inbound, outbound, _ in
-            try await self.session(inbound: inbound, outbound: outbound)
+            try await self.session(url: url, inbound: inbound, outbound: outbound)
         }
-        try await client.run()
+        return try await client.run()
     }
 
     /// One connection: hello → welcome → send and acknowledge until the link ends.
-    private func session(inbound: WebSocketInboundStream, outbound: WebSocketOutboundWriter) async throws {
+    private func session(url: ServerURL, inbound: WebSocketInboundStream, outbound: WebSocketOutboundWriter) async throws {
         let hello = Hello(
             gateway: configuration.gateway, software: configuration.software,
             epoch: queue.epoch, lastSequence: queue.snapshot.lastAssigned.sequence
         )
-        try await outbound.write(Self.textFrame(MessageCodec.encode(.hello(hello))))
+        try await write(.text(MessageCodec.encode(.hello(hello))), outbound)
         // One start signal per waiting task: an AsyncStream has a single consumer.
         let (sendingMayStart, startSending) = AsyncStream<Void>.makeStream()
         let (heartbeatsMayStart, startHeartbeats) = AsyncStream<Void>.makeStream()
@@ -221,10 +298,12 @@ public final class Uplink: Service, Sendable {
                 // The reader owns the inbound iterator: welcome first, then acks and heartbeats.
                 var messages = inbound.messages(maxSize: MessageCodec.maxMessageBytes).makeAsyncIterator()
                 guard let first = try await messages.next() else { return }
-                guard try await self.accept(welcome: first, outbound: outbound) else { return }
+                self.countInbound(first)
+                guard try await self.accept(welcome: first, url: url, outbound: outbound) else { return }
                 startSending.finish()
                 startHeartbeats.finish()
                 while let message = try await messages.next() {
+                    self.countInbound(message)
                     try await self.handle(message, outbound: outbound)
                 }
             }
@@ -234,11 +313,13 @@ public final class Uplink: Service, Sendable {
                 var packer = MessagePacker(gateway: self.configuration.gateway, maxMessageBytes: limits.maxMessageBytes, chunkBytes: limits.chunkBytes)
                 while !Task.isCancelled {
                     let batch = await self.queue.nextBatch(limit: self.configuration.batchSize)
+                    self.shared.withLock { $0.health.framesOut &+= UInt64(batch.count) }
                     for message in packer.pack(batch.map(\.bytes)) {
-                        switch message {
-                        case .text(let bytes): try await outbound.write(Self.textFrame(bytes))
-                        case .binary(let bytes): try await outbound.write(Self.binaryFrame(bytes))
-                        }
+                        try await self.write(message, outbound)
+                    }
+                    // Rolling over to a fresh connection: send nothing more on this one.
+                    while self.shared.withLock({ $0.rolling }), !Task.isCancelled {
+                        try await Task.sleep(for: .milliseconds(20))
                     }
                 }
             }
@@ -248,26 +329,50 @@ public final class Uplink: Service, Sendable {
                 while !Task.isCancelled {
                     let interval = self.shared.withLock { $0.heartbeatInterval }
                     try await Task.sleep(for: interval)
-                    switch self.shared.withLock({ $0.heartbeat.tick() }) {
+                    let action = self.shared.withLock { shared -> HeartbeatMonitor.Action in
+                        let action = shared.heartbeat.tick()
+                        shared.health.missedBeats = max(0, shared.heartbeat.outstanding - 1)
+                        if shared.heartbeat.outstanding > 1, case .sendPing = action { shared.health.totalMissedBeats += 1 }
+                        return action
+                    }
+                    switch action {
                     case .sendPing:
                         let ping = Heartbeat(timestamp: Timestamp.nowMilliseconds())
-                        try await outbound.write(Self.textFrame(MessageCodec.encode(.ping(ping))))
+                        try await self.write(.text(MessageCodec.encode(.ping(ping))), outbound)
                     case .declareDead(let missed):
                         self.logger.warning("link dead: \(missed) heartbeats unanswered; redialling")
-                        try await outbound.close(.goingAway, reason: "heartbeat timeout")
-                        return
+                        self.shared.withLock {
+                            $0.ending = .heartbeatTimeout
+                            $0.health.totalMissedBeats += 1
+                        }
+                        // The peer cannot hear a close on a dead link: end the connection here.
+                        throw LinkDeclaredDead()
                     }
                 }
             }
             group.addTask {
-                // Watchdog: a missing welcome, or a finished drain, ends the connection.
+                // Watchdog: a missing welcome, a finished drain or the connection's age ends it.
+                var rolloverDeadline: ContinuousClock.Instant?
                 while !Task.isCancelled {
                     try await Task.sleep(for: .milliseconds(20))
                     let (up, deadline) = self.shared.withLock { ($0.state == .up, $0.drainDeadline) }
                     if !up, ContinuousClock.now - started > self.configuration.handshakeTimeout {
                         self.logger.error("no welcome from the server within \(Self.format(self.configuration.handshakeTimeout)); closing")
+                        self.shared.withLock { $0.ending = .protocolError }
                         try await outbound.close(.protocolError, reason: "no welcome")
                         return
+                    }
+                    if up, deadline == nil, let age = self.configuration.maxConnectionAge, ContinuousClock.now - started >= age {
+                        if rolloverDeadline == nil {
+                            self.shared.withLock { $0.rolling = true }
+                            rolloverDeadline = .now + self.configuration.handshakeTimeout
+                        }
+                        let snapshot = self.queue.snapshot
+                        if snapshot.depth - snapshot.unsent == 0 || ContinuousClock.now >= (rolloverDeadline ?? .now) {
+                            self.shared.withLock { $0.ending = .connectionAge }
+                            try await outbound.close(.normalClosure, reason: "connection age")
+                            return
+                        }
                     }
                     if let deadline, up, self.queue.snapshot.depth == 0 || ContinuousClock.now >= deadline {
                         try await outbound.close(.goingAway, reason: "gateway shutting down")
@@ -282,7 +387,7 @@ public final class Uplink: Service, Sendable {
     }
 
     /// Handles the server's first message; true when it is a welcome and sending may start.
-    private func accept(welcome message: WebSocketMessage, outbound: WebSocketOutboundWriter) async throws -> Bool {
+    private func accept(welcome message: WebSocketMessage, url: ServerURL, outbound: WebSocketOutboundWriter) async throws -> Bool {
         switch Self.decode(message) {
         case .welcome(let welcome)?:
             if let acked = welcome.acked { queue.acknowledge(upTo: acked) }
@@ -290,19 +395,24 @@ public final class Uplink: Service, Sendable {
             shared.withLock {
                 $0.state = .up
                 $0.connections += 1
-                $0.heartbeat = HeartbeatMonitor()
+                $0.health.connections += 1
+                $0.health.upSince = Timestamp.nowMilliseconds()
+                $0.health.missedBeats = 0
+                $0.heartbeat = HeartbeatMonitor(allowedMisses: configuration.allowedMissedBeats)
                 $0.heartbeatInterval = .milliseconds(max(100, welcome.heartbeatMs))
                 $0.messageLimits = (Int(clamping: welcome.maxMessageBytes), Int(clamping: welcome.chunkBytes))
             }
             let held = welcome.acked.map { "\($0)" } ?? "nothing yet"
-            logger.info("link up: \(configuration.url), protocol \(welcome.protocolVersion), server holds up to \(held)")
+            logger.info("link up: \(url), protocol \(welcome.protocolVersion), server holds up to \(held)")
             return true
         case .error(let error)?:
             logger.error("server rejected hello: \(error.code): \(error.message)")
+            shared.withLock { $0.ending = .protocolError }
             try await outbound.close(.policyViolation, reason: nil)
             return false
         default:
             logger.error("expected welcome from the server, got another message; closing")
+            shared.withLock { $0.ending = .protocolError }
             try await outbound.close(.protocolError, reason: nil)
             return false
         }
@@ -314,11 +424,13 @@ public final class Uplink: Service, Sendable {
             queue.acknowledge(upTo: ack.id)
         case .ping(let beat)?:
             let pong = Heartbeat(timestamp: beat.timestamp, serverTimestamp: nil)
-            try await outbound.write(Self.textFrame(MessageCodec.encode(.pong(pong))))
+            try await write(.text(MessageCodec.encode(.pong(pong))), outbound)
         case .pong(let beat)?:
             let now = Timestamp.nowMilliseconds()
             let rtt = shared.withLock { shared -> Int64? in
                 shared.heartbeat.pongReceived(sentAt: beat.timestamp, now: now)
+                shared.health.missedBeats = 0
+                if let rtt = shared.heartbeat.lastRTTMilliseconds { shared.health.recordRoundTrip(milliseconds: rtt) }
                 return shared.heartbeat.lastRTTMilliseconds
             }
             logger.trace("heartbeat round trip \(rtt ?? 0) ms")
@@ -328,6 +440,36 @@ public final class Uplink: Service, Sendable {
             logger.warning("ignored an undecodable message from the server")
         default:
             break
+        }
+    }
+
+    /// Writes one message and counts it.
+    private func write(_ message: MessagePacker.Outgoing, _ outbound: WebSocketOutboundWriter) async throws {
+        switch message {
+        case .text(let bytes):
+            try await outbound.write(Self.textFrame(bytes))
+            shared.withLock {
+                $0.health.messagesOut &+= 1
+                $0.health.bytesOut &+= UInt64(bytes.count)
+            }
+        case .binary(let bytes):
+            try await outbound.write(Self.binaryFrame(bytes))
+            shared.withLock {
+                $0.health.messagesOut &+= 1
+                $0.health.bytesOut &+= UInt64(bytes.count)
+            }
+        }
+    }
+
+    private func countInbound(_ message: WebSocketMessage) {
+        let size: Int
+        switch message {
+        case .text(let text): size = text.utf8.count
+        case .binary(let buffer): size = buffer.readableBytes
+        }
+        shared.withLock {
+            $0.health.messagesIn &+= 1
+            $0.health.bytesIn &+= UInt64(size)
         }
     }
 
@@ -354,3 +496,5 @@ public final class Uplink: Service, Sendable {
     }
 }
 
+/// Thrown out of a connection whose heartbeats went unanswered, to end it at once.
+struct LinkDeclaredDead: Error {}

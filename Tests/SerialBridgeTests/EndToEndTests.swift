@@ -18,18 +18,24 @@ final class TestServer: Sendable {
 
     static let token = "test-token-0123456789abcdef"
 
-    convenience init(gateway: String, logger: Logger, maxMessageBytes: Int = 65_536) async throws {
-        try await self.init(directory: TemporaryDirectory(), port: 0, gateway: gateway, logger: logger, maxMessageBytes: maxMessageBytes)
+    convenience init(gateway: String, logger: Logger, maxMessageBytes: Int = 65_536, heartbeatMs: Int64 = 10_000) async throws {
+        try await self.init(
+            directory: TemporaryDirectory(), port: 0, gateway: gateway, logger: logger,
+            maxMessageBytes: maxMessageBytes, heartbeatMs: heartbeatMs
+        )
     }
 
-    init(directory: TemporaryDirectory, port requestedPort: Int, gateway: String, logger: Logger, maxMessageBytes: Int = 65_536) async throws {
+    init(
+        directory: TemporaryDirectory, port requestedPort: Int, gateway: String, logger: Logger,
+        maxMessageBytes: Int = 65_536, heartbeatMs: Int64 = 10_000
+    ) async throws {
         self.directory = directory
         let database = directory.file("server.sqlite")
         let bound = Mutex<Int?>(nil)
         let app = try ServerApplication.make(
             options: ServerOptions(
                 host: "127.0.0.1", port: requestedPort, databasePath: database, tokens: TokenStore([(gateway, Self.token)]),
-                maxMessageBytes: maxMessageBytes
+                heartbeatMs: heartbeatMs, maxMessageBytes: maxMessageBytes
             ),
             logger: logger
         ) { port in bound.withLock { $0 = port } }
