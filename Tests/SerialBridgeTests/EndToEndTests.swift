@@ -27,14 +27,14 @@ final class TestServer: Sendable {
 
     init(
         directory: TemporaryDirectory, port requestedPort: Int, gateway: String, logger: Logger,
-        maxMessageBytes: Int = 65_536, heartbeatMs: Int64 = 10_000
+        maxMessageBytes: Int = 65_536, heartbeatMs: Int64 = 10_000, host: String = "127.0.0.1"
     ) async throws {
         self.directory = directory
         let database = directory.file("server.sqlite")
         let bound = Mutex<Int?>(nil)
         let app = try ServerApplication.make(
             options: ServerOptions(
-                host: "127.0.0.1", port: requestedPort, databasePath: database, tokens: TokenStore([(gateway, Self.token)]),
+                host: host, port: requestedPort, databasePath: database, tokens: TokenStore([(gateway, Self.token)]),
                 heartbeatMs: heartbeatMs, maxMessageBytes: maxMessageBytes
             ),
             logger: logger
