@@ -63,12 +63,14 @@ public final class BusSession: Sendable {
     private let framing: any FramerConfiguration
     private let polled: [PolledDevice]
     private let queue: OutboundQueue
+    private let tap: RawTap?
     private let logger: Logger
     private let inbox = Mutex(Inbox())
 
     /// Creates a session for `members` on `path`. Devices without polling are only commanded.
-    public init(path: String, members: [Member], serial: SerialSettings? = nil, queue: OutboundQueue, logger: Logger) {
+    public init(path: String, members: [Member], serial: SerialSettings? = nil, queue: OutboundQueue, tap: RawTap? = nil, logger: Logger) {
         self.path = path
+        self.tap = tap
         self.members = members
         let first = members.first?.profile
         self.serial = serial ?? first?.serial ?? SerialSettings()
@@ -209,6 +211,7 @@ public final class BusSession: Sendable {
                             // A fresh framer per request: bytes of an abandoned answer never prefix the next.
                             Self.add(framer.counters, to: &framerTotals)
                             framer = framing.makeFramer()
+                            if let tap { for member in members { request.withUnsafeBytes { tap.offer(member.device, .tx, $0) } } }
                             try await outbound.write(ByteBuffer(bytes: request))
                         }
                         deliver(scheduler.takeOutputs(), encoders: encoders, drafts: &drafts)
@@ -225,6 +228,7 @@ public final class BusSession: Sendable {
                         case .bytes(let buffer):
                             let now = Self.now()
                             buffer.withUnsafeReadableBytes { bytes in
+                                if let tap { for member in members { tap.offer(member.device, .rx, bytes) } }
                                 framer.feed(bytes, at: now) { event in
                                     switch event {
                                     case .frame(let frame, _):

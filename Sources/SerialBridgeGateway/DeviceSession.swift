@@ -24,12 +24,17 @@ public struct DeviceSession: Sendable {
     /// Wire encoding of its readings.
     public let format: WireFormat
     private let queue: OutboundQueue
+    private let tap: RawTap?
     private let logger: Logger
 
     /// Creates a session.
-    public init(device: String, path: String, profile: DeviceProfile, format: WireFormat = .json, queue: OutboundQueue, logger: Logger) {
+    public init(
+        device: String, path: String, profile: DeviceProfile, format: WireFormat = .json, queue: OutboundQueue,
+        tap: RawTap? = nil, logger: Logger
+    ) {
         self.device = device
         self.format = format
+        self.tap = tap
         self.path = path
         self.profile = profile
         self.queue = queue
@@ -108,6 +113,7 @@ public struct DeviceSession: Sendable {
                         logger.debug("\(rejection.stage.rawValue) rejected bytes at offset \(rejection.offset): \(rejection.message)")
                     }
                     if let bytes {
+                        tap?.offer(device, .rx, bytes)
                         parser.feed(bytes, at: monotonic, onReading: onReading, onRejection: onRejection)
                     } else {
                         parser.flush(at: monotonic, onReading: onReading, onRejection: onRejection)

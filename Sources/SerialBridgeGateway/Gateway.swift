@@ -1,6 +1,7 @@
 import Logging
 import SerialBridgeJSON
 import SerialBridgeProfiles
+import SerialBridgeProtocol
 import SerialBridgeUplink
 import ServiceLifecycle
 import UnixSignals
@@ -27,6 +28,8 @@ public struct Gateway: Sendable {
     public let uplink: Uplink
     /// Sessions of the configured ports and buses, reloaded on SIGHUP or profile changes.
     let supervisor: SessionSupervisor
+    /// Raw traffic the server is watching.
+    public let tap: RawTap
     /// Every loaded profile, for discovery.
     public let profiles: [DeviceProfile]
     private let logger: Logger
@@ -73,7 +76,38 @@ public struct Gateway: Sendable {
             ),
             queue: queue, logger: logger
         )
-        self.supervisor = SessionSupervisor(config: config, library: library, queue: queue, logger: logger)
+        let tap = RawTap(uplink: uplink)
+        self.tap = tap
+        let supervisor = SessionSupervisor(config: config, library: library, queue: queue, tap: tap, logger: logger)
+        self.supervisor = supervisor
+        uplink.setDownlink(
+            commands: { request in
+                let outcome: BusSession.CommandOutcome
+                if let bus = supervisor.bus(for: request.device) {
+                    outcome = await bus.send(command: request.name, to: request.device, arguments: request.arguments)
+                } else {
+                    outcome = .failed("no polled or commanded device \"\(request.device)\" on this gateway")
+                }
+                return Self.result(of: outcome, for: request)
+            },
+            taps: { device, start in
+                tap.set(device, on: start)
+                logger.info("raw tap \(start ? "started" : "stopped") for \(device)")
+            }
+        )
+    }
+
+    /// The wire form of a command's outcome.
+    static func result(of outcome: BusSession.CommandOutcome, for request: CommandRequest) -> CommandResultMessage {
+        switch outcome {
+        case .answered(let bytes): CommandResultMessage(id: request.id, device: request.device, status: .answered, response: bytes)
+        case .sent: CommandResultMessage(id: request.id, device: request.device, status: .sent)
+        case .exception(let code, let name):
+            CommandResultMessage(id: request.id, device: request.device, status: .exception, exceptionCode: Int(code), message: name)
+        case .timedOut(let attempts):
+            CommandResultMessage(id: request.id, device: request.device, status: .timeout, message: "no answer after \(attempts) attempt\(attempts == 1 ? "" : "s")")
+        case .failed(let why): CommandResultMessage(id: request.id, device: request.device, status: .failed, message: why)
+        }
     }
 
     /// Sends a profile's named command to a configured device and waits for the outcome (the
@@ -109,7 +143,7 @@ public struct Gateway: Sendable {
         if config.discovery {
             let paths = config.ports.map(\.path) + config.buses.map(\.path)
             let staticPaths = Set(paths.flatMap { [$0, Self.resolvedLink($0)] })
-            services.append(DiscoveredDevices(profiles: profiles, staticPaths: staticPaths, format: config.encoding, queue: queue, logger: logger))
+            services.append(DiscoveredDevices(profiles: profiles, staticPaths: staticPaths, format: config.encoding, queue: queue, tap: tap, logger: logger))
         }
         return ServiceGroup(
             configuration: .init(

@@ -28,12 +28,14 @@ final class SessionSupervisor: Service, Sendable {
 
     private let state: Mutex<State>
     private let queue: OutboundQueue
+    private let tap: RawTap
     private let logger: Logger
     private let watchInterval: Duration
 
-    init(config: GatewayConfig, library: ProfileLibrary, queue: OutboundQueue, logger: Logger, watchInterval: Duration = .seconds(1)) {
+    init(config: GatewayConfig, library: ProfileLibrary, queue: OutboundQueue, tap: RawTap, logger: Logger, watchInterval: Duration = .seconds(1)) {
         self.state = Mutex(State(config: config, library: library))
         self.queue = queue
+        self.tap = tap
         self.logger = logger
         self.watchInterval = watchInterval
     }
@@ -155,7 +157,7 @@ final class SessionSupervisor: Service, Sendable {
         switch plan.kind {
         case .stream(let device, let profileName, let format):
             guard let profile = library.profiles[profileName] else { return nil }
-            let session = DeviceSession(device: device, path: plan.path, profile: profile, format: format, queue: queue, logger: logger)
+            let session = DeviceSession(device: device, path: plan.path, profile: profile, format: format, queue: queue, tap: tap, logger: logger)
             return Running(plan: plan, task: Task { await session.run() }, bus: nil)
         case .bus(let members, let serial):
             let resolved = members.compactMap { member in
@@ -164,7 +166,7 @@ final class SessionSupervisor: Service, Sendable {
                 }
             }
             guard resolved.count == members.count else { return nil }
-            let session = BusSession(path: plan.path, members: resolved, serial: serial, queue: queue, logger: logger)
+            let session = BusSession(path: plan.path, members: resolved, serial: serial, queue: queue, tap: tap, logger: logger)
             return Running(plan: plan, task: Task { await session.run() }, bus: session)
         }
     }

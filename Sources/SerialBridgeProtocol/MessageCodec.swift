@@ -90,6 +90,8 @@ public enum MessageCodec {
             writer.key("message"); writer.string(error.message)
         case .batch(let items):
             return batch(encoded: items.map(encode))
+        case .command, .commandResult, .tapStart, .tapStop, .tapData, .link:
+            writeDownlink(message, into: &writer)
         }
         writer.endObject()
         return writer.bytes
@@ -251,6 +253,7 @@ public enum MessageCodec {
         case "error":
             return .error(ProtocolErrorMessage(code: try fields.string("code"), message: try fields.string("message")))
         default:
+            if let message = try decodeDownlink(type: type, root: root, fields: &fields) { return message }
             throw MessageDecodingError("unknown message type \"\(type)\"")
         }
     }

@@ -242,4 +242,16 @@ public enum Message: Sendable, Hashable {
     case error(ProtocolErrorMessage)
     /// Several readings and device events in one message, in identity order.
     case batch([Message])
+    /// Server → gateway: send a device's named command.
+    case command(CommandRequest)
+    /// Gateway → server: how a command ended.
+    case commandResult(CommandResultMessage)
+    /// Server → gateway: start forwarding a device's raw traffic.
+    case tapStart(TapRequest)
+    /// Server → gateway: stop forwarding a device's raw traffic.
+    case tapStop(TapRequest)
+    /// Gateway → server: raw traffic of a tapped device.
+    case tapData(TapData)
+    /// Gateway → server: link health.
+    case link(LinkReport)
 }

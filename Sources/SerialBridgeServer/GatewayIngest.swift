@@ -17,6 +17,7 @@ import Glibc
 struct GatewayIngest: Sendable {
     let store: ReadingStore
     let feed: LiveFeed
+    let registry: GatewayRegistry
     let heartbeatMs: Int64
     /// Largest message accepted whole (announced in `welcome`); larger ones arrive chunked.
     let maxMessageBytes: Int
@@ -34,6 +35,8 @@ struct GatewayIngest: Sendable {
         var logger = logger
         logger[metadataKey: "gateway"] = .string(gateway)
         var connection = Connection(gateway: gateway, reassembler: ChunkReassembler(limits: chunkLimits))
+        let token = registry.connected(gateway, outbound: outbound, at: Timestamp.nowMilliseconds())
+        defer { registry.disconnected(gateway, token: token) }
         do {
             for try await message in inbound.messages(maxSize: maxMessageBytes) {
                 do {
@@ -135,7 +138,14 @@ struct GatewayIngest: Sendable {
             try await store(items, &connection, outbound, logger)
         case .ping(let beat):
             try await send(.pong(Heartbeat(timestamp: beat.timestamp, serverTimestamp: Timestamp.nowMilliseconds())), outbound)
-        case .pong, .ack, .welcome, .error:
+        case .commandResult(let result):
+            registry.finish(result, from: gateway)
+        case .link(let report):
+            registry.record(report, from: gateway)
+            feed.publish(LiveMessage.link(gateway: gateway, report))
+        case .tapData(let data):
+            feed.publish(LiveMessage.tap(gateway: gateway, data))
+        case .pong, .ack, .welcome, .error, .command, .tapStart, .tapStop:
             break
         }
     }
@@ -190,6 +200,31 @@ struct GatewayIngest: Sendable {
 
 /// Messages pushed to dashboards over `/api/live`.
 enum LiveMessage {
+    static func link(gateway: String, _ report: LinkReport) -> String {
+        var writer = JSONWriter(capacity: 200)
+        writer.beginObject()
+        writer.key("type"); writer.string("link")
+        writer.key("gateway"); writer.string(gateway)
+        writer.key("ts"); writer.integer(report.timestamp)
+        if let rtt = report.rttLastMs { writer.key("rttMs"); writer.integer(rtt) }
+        writer.key("queueDepth"); writer.integer(report.queueDepth)
+        writer.endObject()
+        return String(decoding: writer.bytes, as: UTF8.self)
+    }
+
+    static func tap(gateway: String, _ data: TapData) -> String {
+        var writer = JSONWriter(capacity: 64 + data.bytes.count * 2)
+        writer.beginObject()
+        writer.key("type"); writer.string("tap")
+        writer.key("id"); writer.string("\(gateway):\(data.device)")
+        writer.key("ts"); writer.integer(data.timestamp)
+        writer.key("dir"); writer.string(data.direction.rawValue)
+        writer.key("base64"); writer.string(Base64.encode(data.bytes))
+        writer.key("dropped"); writer.integer(data.dropped)
+        writer.endObject()
+        return String(decoding: writer.bytes, as: UTF8.self)
+    }
+
     static func device(_ event: DeviceStateChange) -> String {
         var writer = JSONWriter(capacity: 200)
         writer.beginObject()

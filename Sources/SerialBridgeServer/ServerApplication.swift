@@ -22,6 +22,10 @@ public struct ServerOptions: Sendable {
     public var maxMessageBytes: Int
     /// Largest message accepted in chunks.
     public var maxChunkedMessageBytes: Int
+    /// The connected gateways (commands and taps go through it).
+    public var registry: GatewayRegistry
+    /// What dashboards receive live.
+    public var feed: LiveFeed
 
     /// Creates options.
     public init(
@@ -30,6 +34,8 @@ public struct ServerOptions: Sendable {
     ) {
         self.maxMessageBytes = maxMessageBytes
         self.maxChunkedMessageBytes = maxChunkedMessageBytes
+        self.registry = GatewayRegistry()
+        self.feed = LiveFeed()
         self.host = host
         self.port = port
         self.databasePath = databasePath
@@ -45,9 +51,9 @@ public enum ServerApplication {
         options: ServerOptions, logger: Logger, onRunning: @escaping @Sendable (Int) async -> Void = { _ in }
     ) throws -> some ApplicationProtocol {
         let store = try ReadingStore(path: options.databasePath)
-        let feed = LiveFeed()
+        let feed = options.feed
         let ingest = GatewayIngest(
-            store: store, feed: feed, heartbeatMs: options.heartbeatMs,
+            store: store, feed: feed, registry: options.registry, heartbeatMs: options.heartbeatMs,
             maxMessageBytes: options.maxMessageBytes, chunkLimits: ChunkReassembler.Limits(maxMessageBytes: options.maxChunkedMessageBytes)
         )
         let tokens = options.tokens

@@ -95,7 +95,18 @@ public final class Uplink: Service, Sendable {
         var heartbeatInterval: Duration = .seconds(10)
         var messageLimits = (maxMessageBytes: 65_536, chunkBytes: 65_536)
         var wakeSleeper: CheckedContinuation<Void, Never>?
+        var outOfBand: AsyncStream<Message>.Continuation?
+        var commandHandler: CommandHandler?
+        var tapHandler: TapHandler?
     }
+
+    /// Runs a command the server sent and returns its result.
+    public typealias CommandHandler = @Sendable (CommandRequest) async -> CommandResultMessage
+    /// Starts (true) or stops (false) forwarding a device's raw traffic.
+    public typealias TapHandler = @Sendable (_ device: String, _ start: Bool) -> Void
+
+    /// How often a `link` report is sent while the link is up (and once right after `welcome`).
+    public static let linkReportInterval: Duration = .seconds(30)
 
     /// The readings waiting to go.
     public let queue: OutboundQueue
@@ -114,6 +125,36 @@ public final class Uplink: Service, Sendable {
     public var state: LinkState { shared.withLock { $0.state } }
     /// The link's health: state, round trips, endings by cause, traffic.
     public var health: LinkHealth { shared.withLock { $0.health } }
+
+    /// Installs what runs the server's commands and taps.
+    public func setDownlink(commands: @escaping CommandHandler, taps: @escaping TapHandler) {
+        shared.withLock {
+            $0.commandHandler = commands
+            $0.tapHandler = taps
+        }
+    }
+
+    /// Sends a message outside the spool (command results, tap data, link reports) if the link is
+    /// up; returns false, dropping it, when it is not or its small buffer is full.
+    @discardableResult
+    public func sendOutOfBand(_ message: Message) -> Bool {
+        guard let continuation = shared.withLock({ $0.state == .up ? $0.outOfBand : nil }) else { return false }
+        if case .enqueued = continuation.yield(message) { return true }
+        return false
+    }
+
+    /// The link report of right now.
+    public func linkReport() -> LinkReport {
+        let health = self.health
+        let depth = queue.snapshot.depth
+        return LinkReport(
+            timestamp: Timestamp.nowMilliseconds(), rttLastMs: health.lastRoundTrip, rttMeanMs: health.meanRoundTrip,
+            rttP99Ms: health.p99RoundTrip, missedBeats: Int64(health.totalMissedBeats),
+            endings: health.endings.sorted { $0.key < $1.key }.map { ($0.key.rawValue, Int64($0.value)) },
+            messagesOut: Int64(clamping: health.messagesOut), bytesOut: Int64(clamping: health.bytesOut),
+            messagesIn: Int64(clamping: health.messagesIn), bytesIn: Int64(clamping: health.bytesIn), queueDepth: Int64(depth)
+        )
+    }
 
     /// The network came back (an interface went up or got an address): a waiting uplink redials
     /// at once instead of sleeping out its backoff.
@@ -292,6 +333,12 @@ public final class Uplink: Service, Sendable {
         // One start signal per waiting task: an AsyncStream has a single consumer.
         let (sendingMayStart, startSending) = AsyncStream<Void>.makeStream()
         let (heartbeatsMayStart, startHeartbeats) = AsyncStream<Void>.makeStream()
+        let (outOfBand, outOfBandInput) = AsyncStream<Message>.makeStream(bufferingPolicy: .bufferingOldest(1024))
+        shared.withLock { $0.outOfBand = outOfBandInput }
+        defer {
+            shared.withLock { $0.outOfBand = nil }
+            outOfBandInput.finish()
+        }
         let started = ContinuousClock.now
         try await withThrowingTaskGroup(of: Void.self) { group in
             group.addTask {
@@ -324,9 +371,21 @@ public final class Uplink: Service, Sendable {
                 }
             }
             group.addTask {
+                // Messages outside the spool: command results, tap data, link reports.
+                for await message in outOfBand {
+                    try await self.write(.text(MessageCodec.encode(message)), outbound)
+                }
+            }
+            group.addTask {
                 // Heartbeats: a silent half-open link is declared dead after missed pongs.
                 for await _ in heartbeatsMayStart {}
+                self.sendOutOfBand(.link(self.linkReport()))
+                var lastReport = ContinuousClock.now
                 while !Task.isCancelled {
+                    if ContinuousClock.now - lastReport >= Self.linkReportInterval {
+                        self.sendOutOfBand(.link(self.linkReport()))
+                        lastReport = .now
+                    }
                     let interval = self.shared.withLock { $0.heartbeatInterval }
                     try await Task.sleep(for: interval)
                     let action = self.shared.withLock { shared -> HeartbeatMonitor.Action in
@@ -434,6 +493,20 @@ public final class Uplink: Service, Sendable {
                 return shared.heartbeat.lastRTTMilliseconds
             }
             logger.trace("heartbeat round trip \(rtt ?? 0) ms")
+        case .command(let request)?:
+            guard let handler = shared.withLock({ $0.commandHandler }) else {
+                sendOutOfBand(.commandResult(CommandResultMessage(id: request.id, device: request.device, status: .failed, message: "this gateway runs no commands")))
+                break
+            }
+            logger.info("command \(request.name) for \(request.device) from the server")
+            Task {
+                let result = await handler(request)
+                self.sendOutOfBand(.commandResult(result))
+            }
+        case .tapStart(let tap)?:
+            shared.withLock { $0.tapHandler }?(tap.device, true)
+        case .tapStop(let tap)?:
+            shared.withLock { $0.tapHandler }?(tap.device, false)
         case .error(let error)?:
             logger.error("server reported \(error.code): \(error.message)")
         case .none:

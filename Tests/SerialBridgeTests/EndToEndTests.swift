@@ -15,6 +15,8 @@ final class TestServer: Sendable {
     let task: Task<Void, any Error>
     let port: Int
     let store: ReadingStore
+    let registry: GatewayRegistry
+    let feed: LiveFeed
 
     static let token = "test-token-0123456789abcdef"
 
@@ -32,11 +34,14 @@ final class TestServer: Sendable {
         self.directory = directory
         let database = directory.file("server.sqlite")
         let bound = Mutex<Int?>(nil)
+        let options = ServerOptions(
+            host: host, port: requestedPort, databasePath: database, tokens: TokenStore([(gateway, Self.token)]),
+            heartbeatMs: heartbeatMs, maxMessageBytes: maxMessageBytes
+        )
+        registry = options.registry
+        feed = options.feed
         let app = try ServerApplication.make(
-            options: ServerOptions(
-                host: host, port: requestedPort, databasePath: database, tokens: TokenStore([(gateway, Self.token)]),
-                heartbeatMs: heartbeatMs, maxMessageBytes: maxMessageBytes
-            ),
+            options: options,
             logger: logger
         ) { port in bound.withLock { $0 = port } }
         let group = ServiceGroup(services: [app], gracefulShutdownSignals: [], logger: logger)

@@ -44,6 +44,20 @@ struct ProtocolVectorTests {
         ("ping", .ping(Heartbeat(timestamp: 1_795_753_200_000))),
         ("pong", .pong(Heartbeat(timestamp: 1_795_753_200_000, serverTimestamp: 1_795_753_200_003))),
         ("error", .error(ProtocolErrorMessage(code: "gateway-mismatch", message: "token is for \"gw-1\""))),
+        ("command", .command(CommandRequest(id: "c-17", device: "meter-1", name: "setPulseWidth", arguments: ["ms": 100, "ratio": 0.5]))),
+        ("command-result", .commandResult(CommandResultMessage(id: "c-17", device: "meter-1", status: .exception, exceptionCode: 2, message: "illegal data address"))),
+        ("command-answered", .commandResult(CommandResultMessage(
+            id: "c-18", device: "co2", status: .answered, response: [0xFF, 0x86, 0x02, 0x60, 0x47, 0x00, 0x00, 0x00, 0xD1]
+        ))),
+        ("tap-start", .tapStart(TapRequest(device: "co2"))),
+        ("tap-data", .tapData(TapData(
+            device: "co2", timestamp: 1_795_753_200_000, direction: .rx, bytes: [0xFF, 0x86, 0x02, 0x60, 0x47, 0x00, 0x00, 0x00, 0xD1]
+        ))),
+        ("link", .link(LinkReport(
+            timestamp: 1_795_753_200_000, rttLastMs: 12, rttMeanMs: 10.5, rttP99Ms: 40, missedBeats: 3,
+            endings: [("dropped", 1), ("heartbeat-timeout", 1)], messagesOut: 120, bytesOut: 24000, messagesIn: 118,
+            bytesIn: 4000, queueDepth: 5
+        ))),
         ("batch", .batch([
             .reading(Reading(
                 gateway: gateway, id: ReadingID(epoch: 7, sequence: 1), device: "sensor-1", profile: "generic-csv-lines",

@@ -1,0 +1,139 @@
+import HummingbirdWebSocket
+import NIOCore
+import NIOWebSocket
+import SerialBridgeProtocol
+import Synchronization
+
+/// The gateways connected to this server: how to reach each one (commands, taps) and what it last
+/// said about its link. One entry per gateway; a newer connection of the same gateway replaces the
+/// older one.
+public final class GatewayRegistry: Sendable {
+    /// What the server knows of one gateway.
+    public struct Status: Sendable, Hashable {
+        /// Gateway id.
+        public var gateway: String
+        /// Connected right now.
+        public var online: Bool
+        /// When its current (or last) connection came up, ms since 1970.
+        public var connectedAt: Int64
+        /// Its last `link` report.
+        public var link: LinkReport?
+    }
+
+    private struct Entry {
+        var connection: Int
+        var outbound: WebSocketOutboundWriter?
+        var status: Status
+        var waiting: [String: CheckedContinuation<CommandResultMessage, Never>] = [:]
+    }
+
+    private let entries = Mutex<[String: Entry]>([:])
+    private let nextConnection = Atomic<Int>(0)
+    private let nextCommand = Atomic<Int>(0)
+
+    /// Creates an empty registry.
+    public init() {}
+
+    /// Every gateway seen since the server started.
+    public var gateways: [Status] {
+        entries.withLock { $0.values.map(\.status).sorted { $0.gateway < $1.gateway } }
+    }
+
+    /// Registers a new connection of `gateway`; returns its token for ``disconnected(_:token:)``.
+    func connected(_ gateway: String, outbound: WebSocketOutboundWriter, at time: Int64) -> Int {
+        let token = nextConnection.add(1, ordering: .relaxed).newValue
+        let orphans = entries.withLock { entries -> [CheckedContinuation<CommandResultMessage, Never>] in
+            let previous = entries[gateway]
+            entries[gateway] = Entry(
+                connection: token, outbound: outbound,
+                status: Status(gateway: gateway, online: true, connectedAt: time, link: previous?.status.link)
+            )
+            return previous.map { Array($0.waiting.values) } ?? []
+        }
+        for waiter in orphans { waiter.resume(returning: Self.failed("", "", "the gateway reconnected before answering")) }
+        return token
+    }
+
+    /// The connection ended; pending commands fail.
+    func disconnected(_ gateway: String, token: Int) {
+        let orphans = entries.withLock { entries -> [String: CheckedContinuation<CommandResultMessage, Never>] in
+            guard var entry = entries[gateway], entry.connection == token else { return [:] }
+            let waiting = entry.waiting
+            entry.waiting = [:]
+            entry.outbound = nil
+            entry.status.online = false
+            entries[gateway] = entry
+            return waiting
+        }
+        for (id, waiter) in orphans { waiter.resume(returning: Self.failed(id, "", "the gateway disconnected before answering")) }
+    }
+
+    func record(_ link: LinkReport, from gateway: String) {
+        entries.withLock { $0[gateway]?.status.link = link }
+    }
+
+    func finish(_ result: CommandResultMessage, from gateway: String) {
+        entries.withLock { $0[gateway]?.waiting.removeValue(forKey: result.id) }?.resume(returning: result)
+    }
+
+    /// Sends a command to a connected gateway and waits for its result (or `timeout`).
+    public func send(command name: String, to device: String, on gateway: String, arguments: [String: Double], timeout: Duration = .seconds(30)) async -> CommandResultMessage {
+        let id = "c-\(nextCommand.add(1, ordering: .relaxed).newValue)"
+        guard let outbound = entries.withLock({ $0[gateway]?.outbound }) else {
+            return Self.failed(id, device, "gateway \"\(gateway)\" is not connected")
+        }
+        let request = Message.command(CommandRequest(id: id, device: device, name: name, arguments: arguments))
+        return await withTaskGroup(of: CommandResultMessage?.self) { group in
+            group.addTask {
+                await withCheckedContinuation { continuation in
+                    let registered = self.entries.withLock { entries -> Bool in
+                        guard entries[gateway]?.outbound != nil else { return false }
+                        entries[gateway]?.waiting[id] = continuation
+                        return true
+                    }
+                    guard registered else {
+                        continuation.resume(returning: Self.failed(id, device, "gateway \"\(gateway)\" is not connected"))
+                        return
+                    }
+                    Task {
+                        do {
+                            try await outbound.write(.custom(WebSocketFrame(fin: true, opcode: .text, data: ByteBuffer(bytes: MessageCodec.encode(request)))))
+                        } catch {
+                            self.finish(Self.failed(id, device, "cannot reach the gateway: \(error)"), from: gateway)
+                        }
+                    }
+                }
+            }
+            group.addTask {
+                try? await Task.sleep(for: timeout)
+                return nil
+            }
+            let first = await group.next() ?? nil
+            if let first {
+                group.cancelAll()
+                return first
+            }
+            // Timed out: forget the waiter and answer for it.
+            let waiter = entries.withLock { $0[gateway]?.waiting.removeValue(forKey: id) }
+            let result = Self.failed(id, device, "no result from the gateway within \(timeout)")
+            waiter?.resume(returning: result)
+            return await group.next().flatMap { $0 } ?? result
+        }
+    }
+
+    /// Asks a connected gateway to start or stop forwarding a device's raw traffic.
+    public func tap(_ device: String, on gateway: String, start: Bool) async -> Bool {
+        guard let outbound = entries.withLock({ $0[gateway]?.outbound }) else { return false }
+        let message = start ? Message.tapStart(TapRequest(device: device)) : Message.tapStop(TapRequest(device: device))
+        do {
+            try await outbound.write(.custom(WebSocketFrame(fin: true, opcode: .text, data: ByteBuffer(bytes: MessageCodec.encode(message)))))
+            return true
+        } catch {
+            return false
+        }
+    }
+
+    static func failed(_ id: String, _ device: String, _ why: String) -> CommandResultMessage {
+        CommandResultMessage(id: id, device: device, status: .failed, message: why)
+    }
+}
