@@ -27,7 +27,8 @@ struct DashboardBrowserTests {
             outOfRange: ["pm2_5"]
         )
         _ = try await server.store.insert([reading], receivedAt: 0)
-        let dom = try Self.dumpDOM(chromium, url: "http://127.0.0.1:\(server.port)/", budgetMs: 5000)
+        let port = server.port
+        let dom = try await offThePool { try Self.dumpDOM(chromium, url: "http://127.0.0.1:\(port)/", budgetMs: 5000) }
         #expect(dom.contains(#"id="dev-gw-test:greenhouse""#), "\(dom.prefix(2000))")
         #expect(dom.contains("<b>21.5</b>"))
         #expect(dom.contains(#"class="value out-of-range""#))

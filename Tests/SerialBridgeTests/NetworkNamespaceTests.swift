@@ -77,7 +77,7 @@ struct NetworkNamespaceTests {
             Issue.record("build the serialbridge product first (swift build): \(binary)")
             return
         }
-        let namespace = try TestNamespace()
+        let namespace = try await offThePool { try TestNamespace() }
         defer { namespace.remove() }
         let logs = LogCapture()
         let server = try await TestServer(
@@ -114,13 +114,13 @@ struct NetworkNamespaceTests {
         for n in 1...5 { try device.write(Array("\(n).5,1\n".utf8)) }
         try await eventually("5 readings through the namespace") { try await stored() == 5 }
 
-        try namespace.setLink(up: false)
+        try await offThePool { try namespace.setLink(up: false) }
         try await eventually("the gateway waits out a long backoff") {
             let text = log()
             return text.contains("link dead") && text.contains("retrying in")
         }
         for n in 6...10 { try device.write(Array("\(n).5,1\n".utf8)) }
-        try namespace.setLink(up: true)
+        try await offThePool { try namespace.setLink(up: true) }
         try await eventually("redialled on the network-up event") { log().contains("network up: redialling now") }
         try await eventually("readings made while the link was down arrive") { try await stored() == 10 }
         gateway.terminate()

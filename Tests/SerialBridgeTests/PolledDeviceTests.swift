@@ -85,9 +85,9 @@ func fastProfile(_ shipped: String, as name: String, in dir: TemporaryDirectory,
 struct PolledDeviceTests {
     static var pymodbusRequired: Bool { ProcessInfo.processInfo.environment["CI"] == "true" }
 
-    static func slave(units: [Int]) throws -> ModbusSlave? {
+    static func slave(units: [Int]) async throws -> ModbusSlave? {
         do {
-            return try ModbusSlave(units: units)
+            return try await offThePool { try ModbusSlave(units: units) }
         } catch {
             if pymodbusRequired { throw error }
             print("skipped: \(error)")
@@ -96,7 +96,7 @@ struct PolledDeviceTests {
     }
 
     @Test func sdm120ReadingsCarryTheValuesAPymodbusSlaveServes() async throws {
-        guard let slave = try Self.slave(units: [1]) else { return }
+        guard let slave = try await Self.slave(units: [1]) else { return }
         defer { slave.stop() }
         let logs = LogCapture()
         let server = try await TestServer(gateway: "gw-test", logger: logs.logger("server"))
@@ -130,7 +130,7 @@ struct PolledDeviceTests {
     }
 
     @Test func aSlaveThatNeverAnswersDoesNotStopTheOthers() async throws {
-        guard let slave = try Self.slave(units: [1, 2]) else { return }
+        guard let slave = try await Self.slave(units: [1, 2]) else { return }
         defer { slave.stop() }
         let logs = LogCapture()
         let server = try await TestServer(gateway: "gw-test", logger: logs.logger("server"))

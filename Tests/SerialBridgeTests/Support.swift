@@ -91,3 +91,15 @@ func vectorBytes(_ name: String) throws -> [UInt8] {
     }
     return bytes
 }
+
+/// Runs blocking work (a child process read to its end, a blocking socket) on a thread of its own.
+///
+/// Swift's cooperative pool has one thread per core (two here); a test that blocks one while the
+/// in-process server it waits for needs the pool can deadlock with another test doing the same.
+func offThePool<T: Sendable>(_ body: @escaping @Sendable () throws -> T) async throws -> T {
+    try await withCheckedThrowingContinuation { continuation in
+        Thread {
+            continuation.resume(with: Result { try body() })
+        }.start()
+    }
+}

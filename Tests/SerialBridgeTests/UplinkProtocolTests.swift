@@ -37,9 +37,10 @@ struct UplinkProtocolTests {
         let logs = LogCapture()
         let server = try await TestServer(gateway: "gw-test", logger: logs.logger("server"))
         let auth = "Authorization: Bearer \(TestServer.token)"
-        #expect(try upgradeStatus(port: server.port, headers: [auth]).hasPrefix("HTTP/1.1 400"))
+        let port = server.port
+        #expect(try await offThePool { try upgradeStatus(port: port, headers: [auth]) }.hasPrefix("HTTP/1.1 400"))
         #expect(logs.count(containing: "did not offer subprotocol serialbridge.v1") == 1)
-        #expect(try upgradeStatus(port: server.port, headers: [auth, "Sec-WebSocket-Protocol: chat, serialbridge.v1"]).hasPrefix("HTTP/1.1 101"))
+        #expect(try await offThePool { try upgradeStatus(port: port, headers: [auth, "Sec-WebSocket-Protocol: chat, serialbridge.v1"]) }.hasPrefix("HTTP/1.1 101"))
         try await server.stop()
     }
 
