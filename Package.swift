@@ -55,11 +55,20 @@ let package = Package(
         ),
         // The wire protocol shared by gateway and server. Knows nothing of serial ports.
         .target(name: "SerialBridgeProtocol", dependencies: ["SerialBridgeJSON"], swiftSettings: strictSettings),
+        // The durable store-and-forward spool: segment files, group commit, retention, send cursor.
+        .target(
+            name: "SerialBridgeSpool",
+            dependencies: [
+                "SerialBridgeProtocol", "SerialBridgeJSON",
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: strictSettings
+        ),
         // The WebSocket uplink: connection, reconnect with backoff, acknowledgements.
         .target(
             name: "SerialBridgeUplink",
             dependencies: [
-                "SerialBridgeProtocol",
+                "SerialBridgeProtocol", "SerialBridgeSpool",
                 .product(name: "WSClient", package: "swift-websocket"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
@@ -77,7 +86,7 @@ let package = Package(
             name: "SerialBridgeGateway",
             dependencies: [
                 "SerialBridgeSerial", "SerialBridgeProfiles", "SerialBridgeParsing", "SerialBridgeJSON",
-                "SerialBridgeProtocol", "SerialBridgeUplink", "SerialBridgeDevices",
+                "SerialBridgeProtocol", "SerialBridgeUplink", "SerialBridgeDevices", "SerialBridgeSpool",
                 .product(name: "UnixSignals", package: "swift-service-lifecycle"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
@@ -110,7 +119,7 @@ let package = Package(
             dependencies: [
                 "SerialBridgeGateway", "SerialBridgeSimulator", "SerialBridgeProfiles", "SerialBridgeParsing",
                 "SerialBridgeJSON", "SerialBridgeProtocol",
-                "SerialBridgeDevices",
+                "SerialBridgeDevices", "SerialBridgeSpool",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
@@ -155,7 +164,7 @@ let package = Package(
                 "SerialBridgeSerial", "SerialBridgeProfiles", "SerialBridgeParsing", "SerialBridgeJSON",
                 "SerialBridgeProtocol", "SerialBridgeUplink", "SerialBridgeGateway", "CSerialSupport", "SerialBridgeFuzzing",
                 "SerialBridgeSimulator", "SerialBridgeServer",
-                "SerialBridgeDevices",
+                "SerialBridgeDevices", "SerialBridgeSpool",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "GRDB", package: "GRDB.swift"),

@@ -1,4 +1,5 @@
 import SerialBridgeJSON
+import SerialBridgeSpool
 import SerialBridgeUplink
 
 /// The gateway's configuration file (docs/CONFIG.md). Relative paths are resolved against the
@@ -34,6 +35,8 @@ public struct GatewayConfig: Sendable {
     public var drainTimeout: Duration
     /// Log level name: trace, debug, info, notice, warning, error, critical.
     public var logLevel: String
+    /// The durable spool's limits and durability (`STATE/spool`).
+    public var spool = SpoolConfiguration()
 
     /// Loads and validates a config file, reporting every mistake as `FILE: JSON-PATH: message`.
     public static func load(file: String) throws(ConfigErrors) -> GatewayConfig {
@@ -91,13 +94,28 @@ public struct GatewayConfig: Sendable {
         let drainMs = root.integer("drainTimeoutMs", in: 0...600_000) ?? 10_000
         let discovery = root.bool("discovery") ?? true
         let logLevel = root.choice("logLevel", LogLevelName.self)?.rawValue ?? "info"
+        let spool = Self.spool(&root)
         let errors = root.finish()
         guard errors.isEmpty, let gatewayId, let url, let tokenFile else { throw ConfigErrors(errors) }
         return GatewayConfig(
             gatewayId: gatewayId, serverURL: url, tokenFile: tokenFile, stateDirectory: stateDirectory,
             profileFolders: profileFolders, ports: ports, discovery: discovery, backoff: backoff,
-            drainTimeout: .milliseconds(drainMs), logLevel: logLevel
+            drainTimeout: .milliseconds(drainMs), logLevel: logLevel, spool: spool
         )
+    }
+
+    /// The `spool` object; defaults where absent.
+    static func spool(_ root: inout JSONObjectReader) -> SpoolConfiguration {
+        var spool = SpoolConfiguration()
+        guard var reader = root.object("spool") else { return spool }
+        spool.maxBytes = reader.integer("maxBytes", in: (1 << 20)...(1 << 50)) ?? spool.maxBytes
+        spool.maxAgeSeconds = reader.integer("maxAgeSeconds", in: 1...(100 * 365 * 86_400))
+        spool.whenFull = reader.choice("whenFull", WhenFull.self) ?? spool.whenFull
+        spool.commitInterval = .milliseconds(reader.integer("commitIntervalMs", in: 1...60_000) ?? 100)
+        spool.commitFrames = reader.integer("commitFrames", in: 1...10_000_000) ?? spool.commitFrames
+        spool.backlogRateLimit = reader.integer("backlogRateLimit", in: 1...10_000_000)
+        root.absorb(reader)
+        return spool
     }
 
     enum LogLevelName: String, CaseIterable {

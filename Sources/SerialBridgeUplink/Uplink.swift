@@ -94,7 +94,8 @@ public final class Uplink: Service, Sendable {
     /// Connections that completed the hello/welcome handshake.
     public var connectionCount: Int { shared.withLock { $0.connections } }
 
-    /// Runs until graceful shutdown (after draining) or cancellation.
+    /// Runs until graceful shutdown (after draining) or cancellation, then closes the queue:
+    /// the uplink stops last, so nothing is appended after the spool's final commit.
     public func run() async throws {
         await withGracefulShutdownHandler {
             await self.connectLoop()
@@ -102,6 +103,7 @@ public final class Uplink: Service, Sendable {
             self.beginDrain()
         }
         shared.withLock { $0.state = .stopped }
+        queue.close()
     }
 
     private func beginDrain() {
@@ -180,7 +182,7 @@ public final class Uplink: Service, Sendable {
     private func reportUndelivered() {
         let depth = queue.snapshot.depth
         if depth > 0 {
-            logger.error("stopping with \(depth) readings not acknowledged by the server")
+            logger.warning("stopping with \(depth) readings not acknowledged by the server; they stay in the spool and are sent after the next start")
         }
     }
 
@@ -205,9 +207,10 @@ public final class Uplink: Service, Sendable {
 
     /// One connection: hello → welcome → send and acknowledge until the link ends.
     private func session(inbound: WebSocketInboundStream, outbound: WebSocketOutboundWriter) async throws {
+        let snapshot = queue.snapshot
         let hello = Hello(
             gateway: configuration.gateway, software: configuration.software,
-            epoch: queue.epoch, lastSequence: queue.snapshot.lastAssigned.sequence
+            epoch: queue.epoch, lastSequence: snapshot.lastAssigned.sequence, dropped: Int64(clamping: snapshot.dropped)
         )
         try await outbound.write(Self.textFrame(MessageCodec.encode(.hello(hello))))
         // One start signal per waiting task: an AsyncStream has a single consumer.
@@ -278,7 +281,12 @@ public final class Uplink: Service, Sendable {
     private func accept(welcome message: WebSocketMessage, outbound: WebSocketOutboundWriter) async throws -> Bool {
         switch Self.decode(message) {
         case .welcome(let welcome)?:
-            if let acked = welcome.acked { queue.acknowledge(upTo: acked) }
+            if let acked = welcome.acked {
+                if acked.epoch > queue.epoch {
+                    logger.error("the server holds readings up to \(acked), from an epoch above this run's \(queue.epoch): the state directory's epoch file was lost or restored from an old copy; set it above \(acked.epoch) or identities will collide")
+                }
+                queue.acknowledge(upTo: acked)
+            }
             queue.rewind()
             shared.withLock {
                 $0.state = .up
