@@ -153,8 +153,11 @@ let package = Package(
             name: "SerialBridgeBench",
             dependencies: [
                 "SerialBridgeParsing", "SerialBridgeProfiles", "SerialBridgeSimulator", "SerialBridgeProtocol",
-                "SerialBridgeJSON", "SerialBridgeFuzzing",
+                "SerialBridgeJSON", "SerialBridgeFuzzing", "SerialBridgeSpool", "SerialBridgeUplink", "SerialBridgeServer",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "GRDB", package: "GRDB.swift"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ],
             swiftSettings: strictSettings
         ),
@@ -168,6 +171,8 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "GRDB", package: "GRDB.swift"),
+                .product(name: "WSClient", package: "swift-websocket"),
+                .product(name: "HTTPTypes", package: "swift-http-types"),
             ],
             exclude: ["Vectors", "Fixtures"],
             swiftSettings: strictSettings

@@ -12,18 +12,40 @@ import Glibc
 /// Serves one gateway connection: checks `hello`, answers `welcome`, stores readings once and
 /// acknowledges them, answers heartbeats.
 ///
+/// Two tasks per connection: the reader decodes and checks messages and queues readings and device
+/// events (a bounded ``IngestQueue``); the writer stores everything queued so far, consecutive
+/// readings in one transaction answered by one cumulative ack of the newest. A gateway replaying a
+/// backlog thus costs one transaction per batch, not per reading, and live traffic (one reading at
+/// a time) is acknowledged as soon as it is stored.
+///
 /// The token already named the gateway at the upgrade; a `hello` or reading that claims another
 /// gateway id is a policy violation and closes the connection (1008).
 struct GatewayIngest: Sendable {
     let store: ReadingStore
     let feed: LiveFeed
     let heartbeatMs: Int64
+    /// Messages the reader may queue ahead of the writer.
+    var queueCapacity = 4096
 
     func serve(gateway: String, inbound: WebSocketInboundStream, outbound: WebSocketOutboundWriter, logger: Logger) async {
-        var logger = logger
-        logger[metadataKey: "gateway"] = .string(gateway)
+        var tagged = logger
+        tagged[metadataKey: "gateway"] = .string(gateway)
+        let logger = tagged
+        let queue = IngestQueue(capacity: queueCapacity)
+        let stored = await withTaskGroup(of: Int.self) { group -> Int in
+            group.addTask { await self.write(from: queue, outbound: outbound, logger: logger) }
+            await read(gateway: gateway, inbound: inbound, outbound: outbound, into: queue, logger: logger)
+            queue.finish()
+            return await group.next() ?? 0
+        }
+        logger.info("gateway disconnected after storing \(stored) readings")
+    }
+
+    /// The reader: hello first, then readings and device events to the queue, heartbeats answered.
+    private func read(
+        gateway: String, inbound: WebSocketInboundStream, outbound: WebSocketOutboundWriter, into queue: IngestQueue, logger: Logger
+    ) async {
         var greeted = false
-        var stored = 0
         do {
             for try await message in inbound.messages(maxSize: MessageCodec.maxMessageBytes) {
                 guard case .text(let text) = message else {
@@ -49,10 +71,8 @@ struct GatewayIngest: Sendable {
                         try await outbound.close(.unknown(4000), reason: "unsupported protocol version")
                         return
                     }
-                    let acked = try await store.lastStored(gateway: gateway)
-                    try await send(.welcome(Welcome(protocolVersion: ProtocolVersion.current, acked: acked, heartbeatMs: heartbeatMs)), outbound)
+                    try await welcome(hello, outbound: outbound, logger: logger)
                     greeted = true
-                    logger.info("gateway connected: software \(hello.software), epoch \(hello.epoch), stored up to \(acked.map { "\($0)" } ?? "nothing")")
                 case .reading(let reading):
                     guard greeted else {
                         try await refuse("no-hello", "send hello first", outbound, logger)
@@ -62,20 +82,13 @@ struct GatewayIngest: Sendable {
                         try await refuse("gateway-mismatch", "reading claims gateway \"\(reading.gateway)\"", outbound, logger)
                         return
                     }
-                    let fresh = try await store.insert([reading], receivedAt: Timestamp.nowMilliseconds())
-                    stored += fresh.count
-                    try await send(.ack(Ack(id: reading.id)), outbound)
-                    for reading in fresh { feed.publish(LiveMessage.reading(reading)) }
+                    await queue.push(.reading(reading))
                 case .device(let event):
                     guard greeted, event.gateway == gateway else {
                         try await refuse(greeted ? "gateway-mismatch" : "no-hello", "device event for \"\(event.gateway)\"", outbound, logger)
                         return
                     }
-                    if try await store.insert(event, receivedAt: Timestamp.nowMilliseconds()) {
-                        logger.info("device \(event.device) \(event.kind.rawValue)\(event.message.map { ": \($0)" } ?? "")")
-                        feed.publish(LiveMessage.device(event))
-                    }
-                    try await send(.ack(Ack(id: event.id)), outbound)
+                    await queue.push(.device(event))
                 case .ping(let beat):
                     try await send(.pong(Heartbeat(timestamp: beat.timestamp, serverTimestamp: Timestamp.nowMilliseconds())), outbound)
                 case .pong, .ack, .welcome, .error:
@@ -85,7 +98,58 @@ struct GatewayIngest: Sendable {
         } catch {
             logger.warning("gateway connection ended: \(error)")
         }
-        logger.info("gateway disconnected after storing \(stored) readings")
+    }
+
+    private func welcome(_ hello: Hello, outbound: WebSocketOutboundWriter, logger: Logger) async throws {
+        let acked = try await store.lastStored(gateway: hello.gateway)
+        let droppedBefore = try await store.recordHello(hello, receivedAt: Timestamp.nowMilliseconds())
+        try await send(.welcome(Welcome(protocolVersion: ProtocolVersion.current, acked: acked, heartbeatMs: heartbeatMs)), outbound)
+        logger.info("gateway connected: software \(hello.software), epoch \(hello.epoch), stored up to \(acked.map { "\($0)" } ?? "nothing")\(hello.dropped.map { ", spool dropped \($0) frames so far" } ?? "")")
+        if let dropped = hello.dropped, dropped > (droppedBefore ?? 0) {
+            logger.warning("gateway reports \(dropped - (droppedBefore ?? 0)) more frames dropped by its spool (full, too old, or disk errors): \(dropped) in all")
+        }
+    }
+
+    /// The writer: stores what the reader queued, in order; returns how many readings were new.
+    private func write(from queue: IngestQueue, outbound: WebSocketOutboundWriter, logger: Logger) async -> Int {
+        var stored = 0
+        var readings: [Reading] = []
+        do {
+            while true {
+                let items = await queue.takeAll()
+                if items.isEmpty { return stored }
+                for item in items {
+                    switch item {
+                    case .reading(let reading):
+                        readings.append(reading)
+                    case .device(let event):
+                        stored += try await storeReadings(&readings, outbound)
+                        if try await store.insert(event, receivedAt: Timestamp.nowMilliseconds()) {
+                            logger.info("device \(event.device) \(event.kind.rawValue)\(event.message.map { ": \($0)" } ?? "")")
+                            feed.publish(LiveMessage.device(event))
+                        }
+                        try await send(.ack(Ack(id: event.id)), outbound)
+                    }
+                }
+                stored += try await storeReadings(&readings, outbound)
+            }
+        } catch {
+            // The gateway keeps what was not acknowledged and sends it again on its next connection.
+            logger.error("cannot store or acknowledge readings: \(error); closing the connection")
+            queue.finish()
+            try? await outbound.close(.unexpectedServerError, reason: "storage failed")
+            return stored
+        }
+    }
+
+    /// Stores consecutive readings in one transaction and acknowledges the newest; returns how many were new.
+    private func storeReadings(_ readings: inout [Reading], _ outbound: WebSocketOutboundWriter) async throws -> Int {
+        guard let newest = readings.lazy.map(\.id).max() else { return 0 }
+        let fresh = try await store.insert(readings, receivedAt: Timestamp.nowMilliseconds())
+        readings.removeAll(keepingCapacity: true)
+        try await send(.ack(Ack(id: newest)), outbound)
+        for reading in fresh { feed.publish(LiveMessage.reading(reading)) }
+        return fresh.count
     }
 
     private func send(_ message: Message, _ outbound: WebSocketOutboundWriter) async throws {
@@ -98,7 +162,6 @@ struct GatewayIngest: Sendable {
         try await send(.error(.init(code: code, message: text)), outbound)
         try await outbound.close(.policyViolation, reason: code)
     }
-
 }
 
 /// Messages pushed to dashboards over `/api/live`.
