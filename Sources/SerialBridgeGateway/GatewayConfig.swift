@@ -21,7 +21,7 @@ public struct GatewayConfig: Sendable {
     public var serverURL: ServerURL
     /// File holding the bearer token (absolute after loading).
     public var tokenFile: String
-    /// Where the epoch (and later the spool) is kept.
+    /// Where the epoch and the spool (`spool/`) are kept.
     public var stateDirectory: String
     /// Folders (or files) of device profiles.
     public var profileFolders: [String]

@@ -200,6 +200,8 @@ extension Spool {
                 if code == 0 { state.withLock { $0.persisted = marks } }
             }
             writeStatus(minimumInterval: .zero)
+            let status = self.status
+            logger.info("spool closed: \(status.depth) frames kept for the next run, committed up to \(status.committed.map { "\($0)" } ?? "nothing"), \(status.dropped) dropped since the spool was created")
             reader.withLock { $0.close() }
             lockDescriptor.withLock { descriptor in
                 if descriptor >= 0 { Glibc.close(descriptor) }

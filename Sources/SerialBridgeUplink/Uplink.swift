@@ -202,7 +202,16 @@ public final class Uplink: Service, Sendable {
         ) { inbound, outbound, _ in
             try await self.session(inbound: inbound, outbound: outbound)
         }
-        try await client.run()
+        // The WebSocket library closes its connection the moment graceful shutdown starts, before
+        // the uplink has drained. So the client runs outside the graceful-shutdown context (a
+        // detached task does not inherit it), awaited at once and cancelled with this task; the
+        // uplink's own watchdog closes the link once drained or at the drain deadline.
+        let connection = Task.detached { try await client.run() }
+        try await withTaskCancellationHandler {
+            _ = try await connection.value
+        } onCancel: {
+            connection.cancel()
+        }
     }
 
     /// One connection: hello → welcome → send and acknowledge until the link ends.
@@ -265,9 +274,13 @@ public final class Uplink: Service, Sendable {
                         try await outbound.close(.protocolError, reason: "no welcome")
                         return
                     }
-                    if let deadline, up, self.queue.snapshot.depth == 0 || ContinuousClock.now >= deadline {
-                        try await outbound.close(.goingAway, reason: "gateway shutting down")
-                        return
+                    if let deadline, up {
+                        let depth = self.queue.snapshot.depth
+                        if depth == 0 || ContinuousClock.now >= deadline {
+                            self.logger.info("closing the link for shutdown: \(depth == 0 ? "everything acknowledged" : "\(depth) readings not acknowledged within \(Self.format(self.configuration.drainTimeout))")")
+                            try await outbound.close(.goingAway, reason: "gateway shutting down")
+                            return
+                        }
                     }
                 }
             }

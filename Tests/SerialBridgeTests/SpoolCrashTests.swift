@@ -22,7 +22,7 @@ struct ChildProcess {
     let process: Process
 
     init(_ executable: String, _ arguments: [String], log: String) throws {
-        FileManager.default.createFile(atPath: log, contents: nil)
+        _ = FileManager.default.createFile(atPath: log, contents: nil)
         let output = try FileHandle(forWritingTo: URL(fileURLWithPath: log))
         process = Process()
         process.executableURL = URL(fileURLWithPath: executable)
@@ -119,7 +119,9 @@ struct SpoolCrashTests {
 
         // First run: no server yet, so everything the device sends goes to the spool only.
         let first = try ChildProcess(binary, ["run", "--config", config], log: directory.file("first.log"))
+        defer { if first.process.isRunning { first.signal(SIGKILL) } }
         let device = BurstingDevice(terminal)
+        defer { device.stop() }
         device.start()
         let mark = Mutex<(epoch: Int64, sequence: Int64)?>(nil)
         try await eventually("1,500 frames committed", timeout: .seconds(60)) {
@@ -135,6 +137,7 @@ struct SpoolCrashTests {
         // Second run, with the server up.
         let server = try await TestServer(directory: TemporaryDirectory(), port: port, gateway: "gw-test", logger: logs.logger("server"))
         let second = try ChildProcess(binary, ["run", "--config", config], log: directory.file("second.log"))
+        defer { if second.process.isRunning { second.signal(SIGKILL) } }
         var readOnly = Configuration()
         readOnly.readonly = true
         let database = try DatabaseQueue(path: server.directory.file("server.sqlite"), configuration: readOnly)
