@@ -57,11 +57,20 @@ let package = Package(
         ),
         // The wire protocol shared by gateway and server. Knows nothing of serial ports.
         .target(name: "SerialBridgeProtocol", dependencies: ["SerialBridgeJSON"], swiftSettings: strictSettings),
+        // The durable store-and-forward spool: segment files, group commit, retention, send cursor.
+        .target(
+            name: "SerialBridgeSpool",
+            dependencies: [
+                "SerialBridgeProtocol", "SerialBridgeJSON",
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: strictSettings
+        ),
         // The WebSocket uplink: connection, reconnect with backoff, acknowledgements.
         .target(
             name: "SerialBridgeUplink",
             dependencies: [
-                "SerialBridgeProtocol",
+                "SerialBridgeProtocol", "SerialBridgeSpool",
                 .product(name: "WSClient", package: "swift-websocket"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
@@ -79,7 +88,7 @@ let package = Package(
             name: "SerialBridgeGateway",
             dependencies: [
                 "SerialBridgeSerial", "SerialBridgeProfiles", "SerialBridgeParsing", "SerialBridgePolling", "SerialBridgeJSON",
-                "SerialBridgeProtocol", "SerialBridgeUplink", "SerialBridgeDevices",
+                "SerialBridgeProtocol", "SerialBridgeUplink", "SerialBridgeDevices", "SerialBridgeSpool",
                 .product(name: "UnixSignals", package: "swift-service-lifecycle"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
@@ -116,7 +125,7 @@ let package = Package(
             dependencies: [
                 "SerialBridgeGateway", "SerialBridgeSimulator", "SerialBridgeProfiles", "SerialBridgeParsing",
                 "SerialBridgeJSON", "SerialBridgeProtocol",
-                "SerialBridgeDevices",
+                "SerialBridgeDevices", "SerialBridgeSpool",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
@@ -150,8 +159,11 @@ let package = Package(
             name: "SerialBridgeBench",
             dependencies: [
                 "SerialBridgeParsing", "SerialBridgeProfiles", "SerialBridgeSimulator", "SerialBridgeProtocol",
-                "SerialBridgeJSON", "SerialBridgeFuzzing",
+                "SerialBridgeJSON", "SerialBridgeFuzzing", "SerialBridgeSpool", "SerialBridgeUplink", "SerialBridgeServer",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "GRDB", package: "GRDB.swift"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ],
             swiftSettings: strictSettings
         ),
@@ -161,10 +173,12 @@ let package = Package(
                 "SerialBridgeSerial", "SerialBridgeProfiles", "SerialBridgeParsing", "SerialBridgeJSON",
                 "SerialBridgeProtocol", "SerialBridgeUplink", "SerialBridgeGateway", "CSerialSupport", "SerialBridgeFuzzing",
                 "SerialBridgeSimulator", "SerialBridgeServer",
-                "SerialBridgeDevices", "SerialBridgePolling",
+                "SerialBridgeDevices", "SerialBridgePolling", "SerialBridgeSpool",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "GRDB", package: "GRDB.swift"),
+                .product(name: "WSClient", package: "swift-websocket"),
+                .product(name: "HTTPTypes", package: "swift-http-types"),
             ],
             exclude: ["Vectors", "Fixtures"],
             swiftSettings: strictSettings

@@ -10,11 +10,11 @@ import Glibc
 #endif
 
 @main
-struct Bench: ParsableCommand {
+struct Bench: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "serialbridge-bench",
         abstract: "Benchmarks and long fuzz runs (build with -c release; see docs/BENCHMARKS.md).",
-        subcommands: [Parsing.self, Framers.self, Fuzz.self]
+        subcommands: [Parsing.self, Framers.self, Fuzz.self, SpoolBench.self, SpoolSQLiteBench.self]
     )
 }
 

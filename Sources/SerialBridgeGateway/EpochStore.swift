@@ -13,7 +13,9 @@ public enum EpochStore {
     }
 
     /// Reads `<directory>/epoch` (0 when absent), writes the next value durably, and returns it.
-    public static func advance(in directory: String) throws(Failure) -> Int64 {
+    /// The new epoch is also above `floor`: the highest epoch found in the spool, so that even a
+    /// lost or restored epoch file cannot make this run reuse the identities of frames it holds.
+    public static func advance(in directory: String, above floor: Int64 = 0) throws(Failure) -> Int64 {
         try makeDirectory(directory)
         let path = directory + "/epoch"
         var current: Int64 = 0
@@ -31,7 +33,7 @@ public enum EpochStore {
         } else if errno != ENOENT {
             throw Failure(message: "cannot read \(path): \(String(cString: strerror(errno)))")
         }
-        let next = current + 1
+        let next = max(current, floor) + 1
         try writeDurably(path: path, contents: Array("\(next)\n".utf8))
         return next
     }

@@ -2,6 +2,7 @@ import Logging
 import SerialBridgeJSON
 import SerialBridgeProfiles
 import SerialBridgeProtocol
+import SerialBridgeSpool
 import SerialBridgeUplink
 import ServiceLifecycle
 import UnixSignals
@@ -56,17 +57,26 @@ public struct Gateway: Sendable {
             problems.append(contentsOf: SessionPlan.plans(config: config, library: library).problems)
         }
         guard problems.isEmpty else { throw GatewayStartError(problems: problems) }
+        // The spool first (it may hold frames of later epochs than the epoch file says), then the
+        // epoch, durably, before anything of this run is numbered.
+        let spool: Spool
         let epoch: Int64
         do {
-            epoch = try EpochStore.advance(in: config.stateDirectory)
+            spool = try Spool.open(directory: config.stateDirectory + "/spool", configuration: config.spool, logger: logger)
         } catch {
+            throw GatewayStartError(problems: [error.description])
+        }
+        do {
+            epoch = try EpochStore.advance(in: config.stateDirectory, above: spool.recovery.newestEpoch)
+        } catch {
+            spool.close()
             throw GatewayStartError(problems: [error.description])
         }
         self.config = config
         self.profiles = library.profiles.values.sorted { $0.name < $1.name }
         self.epoch = epoch
         self.logger = logger
-        self.queue = OutboundQueue(gateway: config.gatewayId, epoch: epoch)
+        self.queue = OutboundQueue(gateway: config.gatewayId, epoch: epoch, spool: spool)
         self.uplink = Uplink(
             configuration: .init(
                 url: config.serverURL, token: token, gateway: config.gatewayId,

@@ -2,6 +2,7 @@ import SerialBridgeJSON
 import SerialBridgeProtocol
 import SerialBridgeProfiles
 import SerialBridgeSerial
+import SerialBridgeSpool
 import SerialBridgeUplink
 
 /// The gateway's configuration file (docs/CONFIG.md). Relative paths are resolved against the
@@ -55,7 +56,7 @@ public struct GatewayConfig: Sendable {
     public var missedHeartbeats: Int = 3
     /// File holding the bearer token (absolute after loading).
     public var tokenFile: String
-    /// Where the epoch (and later the spool) is kept.
+    /// Where the epoch and the spool (`spool/`) are kept.
     public var stateDirectory: String
     /// Folders (or files) of device profiles.
     public var profileFolders: [String]
@@ -73,6 +74,8 @@ public struct GatewayConfig: Sendable {
     public var drainTimeout: Duration
     /// Log level name: trace, debug, info, notice, warning, error, critical.
     public var logLevel: String
+    /// The durable spool's limits and durability (`STATE/spool`).
+    public var spool = SpoolConfiguration()
 
     /// Loads and validates a config file, reporting every mistake as `FILE: JSON-PATH: message`.
     public static func load(file: String) throws(ConfigErrors) -> GatewayConfig {
@@ -181,17 +184,32 @@ public struct GatewayConfig: Sendable {
         let discovery = root.bool("discovery") ?? true
         let encoding = root.choice("encoding", WireFormat.self) ?? .json
         let logLevel = root.choice("logLevel", LogLevelName.self)?.rawValue ?? "info"
+        let spool = Self.spool(&root)
         let errors = root.finish()
         guard errors.isEmpty, let gatewayId, let url, let tokenFile else { throw ConfigErrors(errors) }
         var config = GatewayConfig(
             file: file, gatewayId: gatewayId, serverURL: url, tokenFile: tokenFile, stateDirectory: stateDirectory,
             profileFolders: profileFolders, ports: ports, buses: buses, encoding: encoding, discovery: discovery, backoff: backoff,
-            drainTimeout: .milliseconds(drainMs), logLevel: logLevel
+            drainTimeout: .milliseconds(drainMs), logLevel: logLevel, spool: spool
         )
         config.fallbackURLs = fallbackURLs
         config.maxConnectionAge = maxConnectionAge
         config.missedHeartbeats = missedHeartbeats
         return config
+    }
+
+    /// The `spool` object; defaults where absent.
+    static func spool(_ root: inout JSONObjectReader) -> SpoolConfiguration {
+        var spool = SpoolConfiguration()
+        guard var reader = root.object("spool") else { return spool }
+        spool.maxBytes = reader.integer("maxBytes", in: (1 << 20)...(1 << 50)) ?? spool.maxBytes
+        spool.maxAgeSeconds = reader.integer("maxAgeSeconds", in: 1...(100 * 365 * 86_400))
+        spool.whenFull = reader.choice("whenFull", WhenFull.self) ?? spool.whenFull
+        spool.commitInterval = .milliseconds(reader.integer("commitIntervalMs", in: 1...60_000) ?? 100)
+        spool.commitFrames = reader.integer("commitFrames", in: 1...10_000_000) ?? spool.commitFrames
+        spool.backlogRateLimit = reader.integer("backlogRateLimit", in: 1...10_000_000)
+        root.absorb(reader)
+        return spool
     }
 
     enum LogLevelName: String, CaseIterable {

@@ -34,6 +34,9 @@ public enum MessageCodec {
             writer.endArray()
             writer.key("epoch"); writer.integer(hello.epoch)
             writer.key("lastSeq"); writer.integer(hello.lastSequence)
+            if let dropped = hello.dropped {
+                writer.key("dropped"); writer.integer(dropped)
+            }
         case .welcome(let welcome):
             writer.key("type"); writer.string("welcome")
             writer.key("protocol"); writer.integer(Int64(welcome.protocolVersion))
@@ -201,7 +204,8 @@ public enum MessageCodec {
             }
             return .hello(Hello(
                 gateway: try fields.string("gateway"), software: try fields.string("software"),
-                protocols: protocols, epoch: try fields.integer("epoch"), lastSequence: try fields.integer("lastSeq")
+                protocols: protocols, epoch: try fields.integer("epoch"), lastSequence: try fields.integer("lastSeq"),
+                dropped: try fields.optionalInteger("dropped")
             ))
         case "welcome":
             var acked: ReadingID?

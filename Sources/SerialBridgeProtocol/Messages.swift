@@ -66,14 +66,21 @@ public struct Hello: Sendable, Hashable {
     public var epoch: Int64
     /// The last sequence number the gateway has assigned in this epoch (0 if none yet).
     public var lastSequence: Int64
+    /// Frames the gateway's spool has dropped since it was created (quota, age, write errors);
+    /// nil from gateways that do not report it.
+    public var dropped: Int64?
 
     /// Creates a hello.
-    public init(gateway: String, software: String, protocols: [Int] = ProtocolVersion.supported, epoch: Int64, lastSequence: Int64) {
+    public init(
+        gateway: String, software: String, protocols: [Int] = ProtocolVersion.supported, epoch: Int64, lastSequence: Int64,
+        dropped: Int64? = nil
+    ) {
         self.gateway = gateway
         self.software = software
         self.protocols = protocols
         self.epoch = epoch
         self.lastSequence = lastSequence
+        self.dropped = dropped
     }
 }
 

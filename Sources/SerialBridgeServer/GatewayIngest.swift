@@ -125,13 +125,18 @@ struct GatewayIngest: Sendable {
                 throw Closing(code: .unknown(4000), errorCode: "unsupported-version", reason: "server speaks \(ProtocolVersion.supported)")
             }
             let acked = try await store.lastStored(gateway: gateway)
+            let droppedBefore = try await store.recordHello(hello, receivedAt: Timestamp.nowMilliseconds())
             let welcome = Welcome(
                 protocolVersion: ProtocolVersion.current, acked: acked, heartbeatMs: heartbeatMs,
                 maxMessageBytes: Int64(maxMessageBytes), chunkBytes: Int64(maxMessageBytes)
             )
             try await send(.welcome(welcome), outbound)
             connection.greeted = true
-            logger.info("gateway connected: software \(hello.software), epoch \(hello.epoch), stored up to \(acked.map { "\($0)" } ?? "nothing")")
+            let spoolNote = hello.dropped.map { ", spool dropped \($0) frames so far" } ?? ""
+            logger.info("gateway connected: software \(hello.software), epoch \(hello.epoch), stored up to \(acked.map { "\($0)" } ?? "nothing")\(spoolNote)")
+            if let dropped = hello.dropped, dropped > (droppedBefore ?? 0) {
+                logger.warning("gateway reports \(dropped - (droppedBefore ?? 0)) more frames dropped by its spool (full, too old, or disk errors): \(dropped) in all")
+            }
         case .reading, .device:
             try await store([decoded], &connection, outbound, logger)
         case .batch(let items):

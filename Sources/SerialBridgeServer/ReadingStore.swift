@@ -47,6 +47,9 @@ public final class ReadingStore: Sendable {
     /// Opens (creating if needed) the database at `path`.
     public init(path: String) throws {
         var configuration = Configuration()
+        // Another connection to the file (a second server process, or tools) may hold the write
+        // lock for a moment: wait for it rather than fail the gateway's batch.
+        configuration.busyMode = .timeout(10)
         configuration.prepareDatabase { db in
             // WAL with synchronous=NORMAL: a commit survives a process crash; the last few may
             // be lost on power loss, which the gateway's resend covers (it keeps unacked readings).
@@ -90,6 +93,13 @@ public final class ReadingStore: Sendable {
                     message TEXT,
                     counters TEXT NOT NULL,
                     PRIMARY KEY (gateway, epoch, seq)
+                ) WITHOUT ROWID;
+                CREATE TABLE IF NOT EXISTS gateways (
+                    gateway TEXT NOT NULL PRIMARY KEY,
+                    software TEXT NOT NULL,
+                    epoch INTEGER NOT NULL,
+                    dropped INTEGER,
+                    seen INTEGER NOT NULL
                 ) WITHOUT ROWID;
                 CREATE TABLE IF NOT EXISTS device_state (
                     gateway TEXT NOT NULL,
@@ -176,6 +186,29 @@ public final class ReadingStore: Sendable {
                     """, arguments: [event.gateway, event.device, event.kind.rawValue, event.timestamp, event.message, countersJSON])
             }
             return true
+        }
+    }
+
+    /// Keeps what a gateway's `hello` says about it: software, epoch, and how many frames its
+    /// spool has dropped (nil when it does not report it). Returns the dropped count stored
+    /// before, so a rise can be logged.
+    public func recordHello(_ hello: Hello, receivedAt: Int64) async throws -> Int64? {
+        try await pool.write { db in
+            let previous = try Int64.fetchOne(db, sql: "SELECT dropped FROM gateways WHERE gateway = ?", arguments: [hello.gateway])
+            try db.execute(sql: """
+                INSERT INTO gateways (gateway, software, epoch, dropped, seen) VALUES (?, ?, ?, ?, ?)
+                ON CONFLICT (gateway) DO UPDATE SET
+                    software = excluded.software, epoch = excluded.epoch, dropped = excluded.dropped, seen = excluded.seen
+                """, arguments: [hello.gateway, hello.software, hello.epoch, hello.dropped, receivedAt])
+            return previous
+        }
+    }
+
+    /// What the gateway's last `hello` said: software, epoch and the spool's dropped count.
+    public func gatewayStatus(gateway: String) async throws -> (software: String, epoch: Int64, dropped: Int64?)? {
+        try await pool.read { db in
+            try Row.fetchOne(db, sql: "SELECT software, epoch, dropped FROM gateways WHERE gateway = ?", arguments: [gateway])
+                .map { ($0["software"], $0["epoch"], $0["dropped"]) }
         }
     }
 

@@ -1,4 +1,5 @@
 import SerialBridgeProtocol
+import SerialBridgeSpool
 import Synchronization
 
 /// A reading made by a device session, before it has an identity.
@@ -29,18 +30,19 @@ public struct OutboundFrame: Sendable {
     public var bytes: [UInt8]
 }
 
-/// The gateway's unacknowledged readings, in identity order, shared by device sessions (producers)
-/// and the uplink (the one consumer).
+/// The gateway's outgoing readings, shared by device sessions (producers) and the uplink (the
+/// one consumer), kept in the durable ``Spool`` until the server acknowledges them.
 ///
-/// Identities are assigned here, under the same lock that appends, so queue order is sequence
-/// order and a cumulative ack can drop a prefix. Frames stay until acknowledged; a reconnect
-/// rewinds the send cursor so everything unacknowledged is sent again, oldest first.
-///
-/// This queue is in memory: a crash loses what it holds (the durable spool replaces it).
+/// Identities are assigned here, under the same lock that appends to the spool, so spool order
+/// is sequence order and a cumulative ack forgets a prefix. Frames the spool refuses (full with
+/// `rejectNewest`, a write error) give their identities back, so the spool's sequence has no
+/// gaps. The sender reads frames back from the spool; a reconnect rewinds it so everything
+/// unacknowledged is sent again, oldest first, at full speed or at the spool's
+/// `backlogRateLimit`.
 public final class OutboundQueue: Sendable {
     /// Counters and marks, for status and metrics.
     public struct Snapshot: Sendable, Hashable {
-        /// Frames held (sent or not) awaiting acknowledgement.
+        /// Frames held (sent or not) awaiting acknowledgement, this run's and earlier runs'.
         public var depth: Int
         /// Frames not yet sent on the current connection.
         public var unsent: Int
@@ -48,51 +50,42 @@ public final class OutboundQueue: Sendable {
         public var lastAssigned: ReadingID
         /// Last identity acknowledged by the server.
         public var acknowledged: ReadingID?
-        /// Frames dropped because the queue was full.
+        /// Frames dropped by the spool since it was created (quota, age, write errors).
         public var dropped: UInt64
+        /// The committed high-water mark: newest frame known to be on disk.
+        public var committed: ReadingID?
     }
 
     private struct State {
-        var frames: [OutboundFrame] = []
-        var head = 0
-        var cursor = 0
         var nextSequence: Int64 = 1
-        var acknowledged: ReadingID?
-        var dropped: UInt64 = 0
         var waiter: CheckedContinuation<Void, Never>?
-
-        var depth: Int { frames.count - head }
-        var hasUnsent: Bool { cursor < frames.count }
-
-        mutating func compact() {
-            guard head > 4096, head * 2 > frames.count else { return }
-            frames.removeFirst(head)
-            cursor -= head
-            head = 0
-        }
     }
 
     /// This run's epoch.
     public let epoch: Int64
     /// The gateway id stamped on every reading.
     public let gateway: String
-    /// Most frames held; past it the oldest is dropped and counted.
-    public let capacity: Int
+    /// Where frames are kept until acknowledged.
+    public let spool: Spool
     private let state = Mutex(State())
+    private let limiter: Mutex<BacklogRateLimiter?>
 
-    /// Creates an empty queue for one run.
-    public init(gateway: String, epoch: Int64, capacity: Int = 1_000_000) {
+    /// Creates the queue of one run over an open spool (which may hold earlier runs' frames,
+    /// sent first).
+    public init(gateway: String, epoch: Int64, spool: Spool) {
         self.gateway = gateway
         self.epoch = epoch
-        self.capacity = max(1, capacity)
+        self.spool = spool
+        limiter = Mutex(spool.configuration.backlogRateLimit.map { BacklogRateLimiter(rate: $0) })
     }
 
-    /// Numbers, encodes and appends readings, then wakes the sender. One lock per batch, not per reading.
+    /// Numbers, encodes and appends readings, then wakes the sender. One lock and one spool
+    /// write per batch, not per reading.
     public func enqueue(_ drafts: [ReadingDraft]) {
         guard !drafts.isEmpty else { return }
         append(drafts.count) { id, index in
             let draft = drafts[index]
-            return draft.encoder.encode(id: id, timestamp: draft.timestamp, values: draft.values, outOfRange: draft.outOfRange)
+            return (draft.timestamp, draft.encoder.encode(id: id, timestamp: draft.timestamp, values: draft.values, outOfRange: draft.outOfRange))
         }
     }
 
@@ -106,63 +99,57 @@ public final class OutboundQueue: Sendable {
                 gateway: gateway, id: id, device: device, kind: kind, profile: profile, path: path,
                 timestamp: timestamp, message: message, counters: counters
             )
-            return MessageCodec.encode(.device(event))
+            return (timestamp, MessageCodec.encode(.device(event)))
         }
     }
 
-    /// Under one lock: gives `count` frames the next identities, encodes each with `encode`,
-    /// drops (and counts) the oldest past capacity; then wakes the sender.
-    private func append(_ count: Int, _ encode: (ReadingID, Int) -> [UInt8]) {
+    /// Under one lock: gives `count` frames the next identities, encodes each with `encode` and
+    /// appends them to the spool; identities of refused frames are reused. Then wakes the sender.
+    private func append(_ count: Int, _ encode: (ReadingID, Int) -> (timestamp: Int64, bytes: [UInt8])) {
         let waiter = state.withLock { state -> CheckedContinuation<Void, Never>? in
+            var frames: [SpoolFrame] = []
+            frames.reserveCapacity(count)
             for index in 0..<count {
-                let id = ReadingID(epoch: epoch, sequence: state.nextSequence)
-                state.nextSequence += 1
-                state.frames.append(OutboundFrame(id: id, bytes: encode(id, index)))
-                if state.depth > capacity {
-                    state.head += 1
-                    state.cursor = max(state.cursor, state.head)
-                    state.dropped += 1
-                }
+                let id = ReadingID(epoch: epoch, sequence: state.nextSequence + Int64(index))
+                let (timestamp, bytes) = encode(id, index)
+                frames.append(SpoolFrame(id: id, timestamp: timestamp, payload: bytes))
             }
-            state.compact()
+            let taken = spool.append(frames)
+            state.nextSequence += Int64(taken)
+            guard taken > 0 else { return nil }
             defer { state.waiter = nil }
             return state.waiter
         }
         waiter?.resume()
     }
 
-    /// Drops every frame up to and including `id` (cumulative acknowledgement).
+    /// Forgets every frame up to and including `id` (cumulative acknowledgement).
     public func acknowledge(upTo id: ReadingID) {
-        state.withLock { state in
-            while state.head < state.frames.count, state.frames[state.head].id <= id {
-                state.head += 1
-            }
-            state.cursor = max(state.cursor, state.head)
-            if state.acknowledged.map({ $0 < id }) ?? true { state.acknowledged = id }
-            state.compact()
-        }
+        spool.acknowledge(upTo: id)
     }
 
     /// Makes every unacknowledged frame due again, for a new connection.
     public func rewind() {
-        state.withLock { $0.cursor = $0.head }
+        spool.rewind()
+        state.withLock { state -> CheckedContinuation<Void, Never>? in
+            defer { state.waiter = nil }
+            return state.waiter
+        }?.resume()
     }
 
-    /// The next unsent frames (at most `limit`), waiting until there is at least one.
-    /// Returns an empty array only when the calling task is cancelled.
+    /// The next unsent frames (at most `limit`), oldest first, waiting until there is at least
+    /// one (and, with a backlog rate limit, until the limit allows). Returns an empty array only
+    /// when the calling task is cancelled. One consumer at a time.
     public func nextBatch(limit: Int) async -> [OutboundFrame] {
         while !Task.isCancelled {
-            let batch = state.withLock { state -> [OutboundFrame] in
-                let end = min(state.frames.count, state.cursor + limit)
-                let batch = Array(state.frames[state.cursor..<end])
-                state.cursor = end
-                return batch
-            }
-            if !batch.isEmpty { return batch }
+            guard let allowed = await allowance(limit) else { return [] }
+            let frames = spool.read(limit: allowed)
+            limiter.withLock { $0?.giveBack(allowed - frames.count) }
+            if !frames.isEmpty { return frames.map { OutboundFrame(id: $0.id, bytes: $0.payload) } }
             await withTaskCancellationHandler {
                 await withCheckedContinuation { continuation in
                     let resumeNow = state.withLock { state -> Bool in
-                        if state.hasUnsent || Task.isCancelled { return true }
+                        if spool.hasUnsent || Task.isCancelled { return true }
                         state.waiter = continuation
                         return false
                     }
@@ -178,14 +165,37 @@ public final class OutboundQueue: Sendable {
         return []
     }
 
+    /// How many frames the rate limit allows now, sleeping until it allows one; nil when cancelled.
+    private func allowance(_ limit: Int) async -> Int? {
+        while true {
+            let grant = limiter.withLock { $0?.grant(limit, now: .now) } ?? .send(limit)
+            switch grant {
+            case .send(let count):
+                return count
+            case .waitUntil(let instant):
+                do {
+                    try await Task.sleep(until: instant, clock: .continuous)
+                } catch {
+                    return nil
+                }
+            }
+        }
+    }
+
     /// Current depth, marks and counters.
     public var snapshot: Snapshot {
-        state.withLock { state in
-            Snapshot(
-                depth: state.depth, unsent: state.frames.count - state.cursor,
-                lastAssigned: ReadingID(epoch: epoch, sequence: state.nextSequence - 1),
-                acknowledged: state.acknowledged, dropped: state.dropped
-            )
-        }
+        let status = spool.status
+        let unsent = spool.unsent
+        let next = state.withLock { $0.nextSequence }
+        return Snapshot(
+            depth: Int(status.depth), unsent: Int(unsent), lastAssigned: ReadingID(epoch: epoch, sequence: next - 1),
+            acknowledged: status.acknowledged, dropped: status.dropped, committed: status.committed
+        )
+    }
+
+    /// Makes everything appended durable and closes the spool (frames not acknowledged stay for
+    /// the next run). Readings enqueued afterwards are dropped and counted.
+    public func close() {
+        spool.close()
     }
 }

@@ -88,6 +88,7 @@ public final class Uplink: Service, Sendable {
         var health = LinkHealth()
         var draining = false
         var rolling = false
+        var lastWritten: ReadingID?
         var ending: LinkHealth.Cause?
         var connections = 0
         var drainDeadline: ContinuousClock.Instant?
@@ -172,7 +173,8 @@ public final class Uplink: Service, Sendable {
     /// Connections that completed the hello/welcome handshake.
     public var connectionCount: Int { shared.withLock { $0.connections } }
 
-    /// Runs until graceful shutdown (after draining) or cancellation.
+    /// Runs until graceful shutdown (after draining) or cancellation, then closes the queue:
+    /// the uplink stops last, so nothing is appended after the spool's final commit.
     public func run() async throws {
         await withGracefulShutdownHandler {
             await self.connectLoop()
@@ -180,6 +182,7 @@ public final class Uplink: Service, Sendable {
             self.beginDrain()
         }
         shared.withLock { $0.state = .stopped }
+        queue.close()
     }
 
     private func beginDrain() {
@@ -208,6 +211,7 @@ public final class Uplink: Service, Sendable {
                 $0.state = .connecting
                 $0.ending = nil
                 $0.rolling = false
+                $0.lastWritten = nil
                 $0.health.server = url.description
             }
             let started = ContinuousClock.now
@@ -299,7 +303,7 @@ public final class Uplink: Service, Sendable {
     private func reportUndelivered() {
         let depth = queue.snapshot.depth
         if depth > 0 {
-            logger.error("stopping with \(depth) readings not acknowledged by the server")
+            logger.warning("stopping with \(depth) readings not acknowledged by the server; they stay in the spool and are sent after the next start")
         }
     }
 
@@ -320,14 +324,24 @@ public final class Uplink: Service, Sendable {
         ) { inbound, outbound, _ in
             try await self.session(url: url, inbound: inbound, outbound: outbound)
         }
-        return try await client.run()
+        // The WebSocket library closes its connection the moment graceful shutdown starts, before
+        // the uplink has drained. So the client runs outside the graceful-shutdown context (a
+        // detached task does not inherit it), awaited at once and cancelled with this task; the
+        // uplink's own watchdog closes the link once drained or at the drain deadline.
+        let connection = Task.detached { try await client.run() }
+        return try await withTaskCancellationHandler {
+            try await connection.value
+        } onCancel: {
+            connection.cancel()
+        }
     }
 
     /// One connection: hello → welcome → send and acknowledge until the link ends.
     private func session(url: ServerURL, inbound: WebSocketInboundStream, outbound: WebSocketOutboundWriter) async throws {
+        let snapshot = queue.snapshot
         let hello = Hello(
             gateway: configuration.gateway, software: configuration.software,
-            epoch: queue.epoch, lastSequence: queue.snapshot.lastAssigned.sequence
+            epoch: queue.epoch, lastSequence: snapshot.lastAssigned.sequence, dropped: Int64(clamping: snapshot.dropped)
         )
         try await write(.text(MessageCodec.encode(.hello(hello))), outbound)
         // One start signal per waiting task: an AsyncStream has a single consumer.
@@ -360,14 +374,19 @@ public final class Uplink: Service, Sendable {
                 var packer = MessagePacker(gateway: self.configuration.gateway, maxMessageBytes: limits.maxMessageBytes, chunkBytes: limits.chunkBytes)
                 while !Task.isCancelled {
                     let batch = await self.queue.nextBatch(limit: self.configuration.batchSize)
+                    // Rolling over: frames read now go on the next connection (the rewind there
+                    // starts after the last acknowledged one), so nothing is sent twice.
+                    if self.shared.withLock({ $0.rolling }) { break }
                     self.shared.withLock { $0.health.framesOut &+= UInt64(batch.count) }
                     for message in packer.pack(batch.map(\.bytes)) {
                         try await self.write(message, outbound)
                     }
-                    // Rolling over to a fresh connection: send nothing more on this one.
-                    while self.shared.withLock({ $0.rolling }), !Task.isCancelled {
-                        try await Task.sleep(for: .milliseconds(20))
-                    }
+                    if let last = batch.last?.id { self.shared.withLock { $0.lastWritten = last } }
+                    if self.shared.withLock({ $0.rolling }) { break }
+                }
+                // Rolling over to a fresh connection: send nothing more on this one.
+                while !Task.isCancelled {
+                    try await Task.sleep(for: .seconds(3600))
                 }
             }
             group.addTask {
@@ -423,19 +442,28 @@ public final class Uplink: Service, Sendable {
                     }
                     if up, deadline == nil, let age = self.configuration.maxConnectionAge, ContinuousClock.now - started >= age {
                         if rolloverDeadline == nil {
+                            // Stop the sender, then judge what is in flight at the next tick.
                             self.shared.withLock { $0.rolling = true }
                             rolloverDeadline = .now + self.configuration.handshakeTimeout
+                            continue
                         }
-                        let snapshot = self.queue.snapshot
-                        if snapshot.depth - snapshot.unsent == 0 || ContinuousClock.now >= (rolloverDeadline ?? .now) {
+                        // In flight: written on this connection and not yet acknowledged.
+                        let written = self.shared.withLock { $0.lastWritten }
+                        let acknowledged = self.queue.snapshot.acknowledged
+                        let settled = written.map { last in acknowledged.map { $0 >= last } ?? false } ?? true
+                        if settled || ContinuousClock.now >= (rolloverDeadline ?? .now) {
                             self.shared.withLock { $0.ending = .connectionAge }
                             try await outbound.close(.normalClosure, reason: "connection age")
                             return
                         }
                     }
-                    if let deadline, up, self.queue.snapshot.depth == 0 || ContinuousClock.now >= deadline {
-                        try await outbound.close(.goingAway, reason: "gateway shutting down")
-                        return
+                    if let deadline, up {
+                        let depth = self.queue.snapshot.depth
+                        if depth == 0 || ContinuousClock.now >= deadline {
+                            self.logger.info("closing the link for shutdown: \(depth == 0 ? "everything acknowledged" : "\(depth) readings not acknowledged within \(Self.format(self.configuration.drainTimeout))")")
+                            try await outbound.close(.goingAway, reason: "gateway shutting down")
+                            return
+                        }
                     }
                 }
             }
@@ -449,7 +477,12 @@ public final class Uplink: Service, Sendable {
     private func accept(welcome message: WebSocketMessage, url: ServerURL, outbound: WebSocketOutboundWriter) async throws -> Bool {
         switch Self.decode(message) {
         case .welcome(let welcome)?:
-            if let acked = welcome.acked { queue.acknowledge(upTo: acked) }
+            if let acked = welcome.acked {
+                if acked.epoch > queue.epoch {
+                    logger.error("the server holds readings up to \(acked), from an epoch above this run's \(queue.epoch): the state directory's epoch file was lost or restored from an old copy; set it above \(acked.epoch) or identities will collide")
+                }
+                queue.acknowledge(upTo: acked)
+            }
             queue.rewind()
             shared.withLock {
                 $0.state = .up

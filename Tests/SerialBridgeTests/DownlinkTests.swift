@@ -27,7 +27,7 @@ struct DownlinkTests {
             [{ "device": "co2", "path": "\(device.terminal.slavePath)", "profile": "winsen-mhz19b" }]
             """)
         let gateway = try TestGateway(configFile: config, logger: logs.logger("gateway"))
-        try await eventually("a first reading") {
+        try await eventually("a first reading", logs: logs) {
             try await server.store.readings(gateway: "gw-test", device: "co2", limit: 1).count == 1
         }
         // The gateway reports its link as soon as it is up.

@@ -120,7 +120,7 @@ struct EndToEndTests {
         // First run: readings 1...500, alternating CRLF and LF line ends.
         let first = try stack.startGateway()
         for n in 1...500 { try device.write(Array("\(n).5,\(n % 100)\(n % 2 == 0 ? "\r\n" : "\n")".utf8)) }
-        try await eventually("500 readings stored") { try await storedCount(server) == 500 }
+        try await eventually("500 readings stored", logs: logs) { try await storedCount(server) == 500 }
         try await first.stop()
 
         // Written while no gateway runs: the tty keeps them for the next reader.
@@ -152,7 +152,7 @@ struct EndToEndTests {
         let (logs, server, device) = (stack.logs, stack.server, stack.device)
         let gateway = try stack.startGateway()
         for n in 1...100 { try device.write(Array("\(n),1\n".utf8)) }
-        try await eventually("100 stored") { try await storedCount(server) == 100 }
+        try await eventually("100 stored", logs: logs) { try await storedCount(server) == 100 }
 
         // Same database, new server process on the same port.
         let port = server.port

@@ -4,6 +4,7 @@ import Foundation
 import SerialBridgeProfiles
 import SerialBridgeSerial
 import SerialBridgeSimulator
+import SerialBridgeSpool
 import Testing
 
 @Suite("Run epoch")
@@ -50,6 +51,58 @@ struct GatewayConfigTests {
                 "\(file): $.ports[0].path: is required",
                 "\(file): $.ports[0].profile: is required",
                 "\(file): $.colour: unknown key",
+            ])
+        }
+    }
+}
+
+@Suite("Gateway config: spool")
+struct GatewaySpoolConfigTests {
+    @Test func defaultsAreTheDocumentedOnes() throws {
+        let dir = try TemporaryDirectory()
+        try dir.write("gw.json", #"{"gatewayId":"g1","server":{"url":"ws://127.0.0.1:9/gateway/v1","tokenFile":"t"}}"#)
+        let spool = try GatewayConfig.load(file: dir.file("gw.json")).spool
+        #expect(spool.maxBytes == 1 << 30)
+        #expect(spool.maxAgeSeconds == nil)
+        #expect(spool.whenFull == .dropOldest)
+        #expect(spool.commitInterval == .milliseconds(100))
+        #expect(spool.commitFrames == 10_000)
+        #expect(spool.backlogRateLimit == nil)
+        #expect(spool.effectiveSegmentBytes == 16 << 20)
+    }
+
+    @Test func everyKeyIsRead() throws {
+        let dir = try TemporaryDirectory()
+        try dir.write("gw.json", #"""
+        {"gatewayId":"g1","server":{"url":"ws://127.0.0.1:9/gateway/v1","tokenFile":"t"},
+         "spool":{"maxBytes":67108864,"maxAgeSeconds":86400,"whenFull":"rejectNewest","commitIntervalMs":250,
+                  "commitFrames":500,"backlogRateLimit":2000}}
+        """#)
+        let spool = try GatewayConfig.load(file: dir.file("gw.json")).spool
+        #expect(spool == SpoolConfiguration(
+            maxBytes: 64 << 20, maxAgeSeconds: 86_400, whenFull: .rejectNewest, commitInterval: .milliseconds(250),
+            commitFrames: 500, backlogRateLimit: 2_000
+        ))
+        #expect(spool.effectiveSegmentBytes == 4 << 20)
+    }
+
+    @Test func mistakesNameTheirPath() throws {
+        let dir = try TemporaryDirectory()
+        try dir.write("gw.json", #"""
+        {"gatewayId":"g1","server":{"url":"ws://127.0.0.1:9/gateway/v1","tokenFile":"t"},
+         "spool":{"maxBytes":1000,"whenFull":"dropNewest","commitIntervalMs":0,"backlogRateLimit":"fast","size":1}}
+        """#)
+        do {
+            _ = try GatewayConfig.load(file: dir.file("gw.json"))
+            Issue.record("accepted a broken spool object")
+        } catch {
+            let file = dir.file("gw.json")
+            #expect(error.errors.map(\.description) == [
+                "\(file): $.spool.maxBytes: must be an integer from 1048576 to 1125899906842624",
+                #"\#(file): $.spool.whenFull: must be one of "dropOldest", "rejectNewest", not "dropNewest""#,
+                "\(file): $.spool.commitIntervalMs: must be an integer from 1 to 60000",
+                "\(file): $.spool.backlogRateLimit: must be an integer from 1 to 10000000, not a string",
+                "\(file): $.spool.size: unknown key",
             ])
         }
     }

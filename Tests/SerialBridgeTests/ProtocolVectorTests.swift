@@ -8,6 +8,7 @@ struct ProtocolVectorTests {
 
     static let cases: [(String, Message)] = [
         ("hello", .hello(Hello(gateway: gateway, software: "0.1.0", protocols: [1], epoch: 7, lastSequence: 0))),
+        ("hello-dropped", .hello(Hello(gateway: gateway, software: "0.1.0", protocols: [1], epoch: 7, lastSequence: 1042, dropped: 12))),
         ("welcome", .welcome(Welcome(protocolVersion: 1, acked: ReadingID(epoch: 6, sequence: 1042), heartbeatMs: 10_000))),
         ("welcome-empty", .welcome(Welcome(protocolVersion: 1, acked: nil, heartbeatMs: 10_000))),
         ("reading", .reading(Reading(

@@ -33,7 +33,7 @@ final class TemporaryDirectory: Sendable {
 /// Waits until `condition` holds, polling, failing after a generous deadline. Tests wait on events
 /// this way; nothing in the suite sleeps a fixed time and then asserts.
 func eventually(
-    _ what: String, timeout: Duration = .seconds(60),
+    _ what: String, timeout: Duration = .seconds(60), logs: LogCapture? = nil,
     _ condition: @Sendable () async throws -> Bool
 ) async throws {
     let deadline = ContinuousClock.now + timeout
@@ -41,7 +41,9 @@ func eventually(
         if try await condition() { return }
         try await Task.sleep(for: .milliseconds(20))
     }
-    Issue.record("timed out after \(timeout) waiting for: \(what)")
+    // What the parts said last is usually why.
+    let tail = logs.map { "\nlast log lines:\n" + $0.messages.suffix(60).joined(separator: "\n") } ?? ""
+    Issue.record("timed out after \(timeout) waiting for: \(what)\(tail)")
     throw TimedOut(what: what)
 }
 

@@ -1,5 +1,7 @@
+import Logging
 import SerialBridgeProtocol
 import SerialBridgeSimulator
+import SerialBridgeSpool
 @testable import SerialBridgeUplink
 import Testing
 
@@ -38,7 +40,7 @@ struct BackoffTests {
     }
 }
 
-@Suite("Outbound queue")
+@Suite("Outbound queue over the spool")
 struct OutboundQueueTests {
     let encoder = ReadingEncoder(gateway: "g", device: "d", profile: "p", fields: [("n", nil)])
 
@@ -46,16 +48,26 @@ struct OutboundQueueTests {
         ReadingDraft(encoder: encoder, timestamp: Int64(n), values: [.integer(Int64(n))])
     }
 
-    @Test func identitiesAreAssignedInOrderFromOne() async {
-        let queue = OutboundQueue(gateway: "g", epoch: 3)
+    /// A queue of epoch `epoch` over a spool in `directory` (commits driven by the test).
+    func queue(epoch: Int64, in directory: TemporaryDirectory, _ configuration: SpoolConfiguration = SpoolConfiguration(automaticCommit: false)) throws -> OutboundQueue {
+        let spool = try Spool.open(directory: directory.file("spool"), configuration: configuration, logger: Logger(label: "test"))
+        return OutboundQueue(gateway: "g", epoch: epoch, spool: spool)
+    }
+
+    @Test func identitiesAreAssignedInOrderFromOne() async throws {
+        let directory = try TemporaryDirectory()
+        let queue = try queue(epoch: 3, in: directory)
         queue.enqueue((1...3).map(draft))
         let batch = await queue.nextBatch(limit: 10)
         #expect(batch.map(\.id) == [1, 2, 3].map { ReadingID(epoch: 3, sequence: $0) })
+        #expect(batch.first?.bytes == encoder.encode(id: ReadingID(epoch: 3, sequence: 1), timestamp: 1, values: [.integer(1)]))
         #expect(queue.snapshot.lastAssigned == ReadingID(epoch: 3, sequence: 3))
+        queue.close()
     }
 
-    @Test func cumulativeAckDropsThePrefixAndRewindResendsTheRest() async {
-        let queue = OutboundQueue(gateway: "g", epoch: 1)
+    @Test func cumulativeAckDropsThePrefixAndRewindResendsTheRest() async throws {
+        let directory = try TemporaryDirectory()
+        let queue = try queue(epoch: 1, in: directory)
         queue.enqueue((1...5).map(draft))
         #expect(await queue.nextBatch(limit: 10).count == 5)
         queue.acknowledge(upTo: ReadingID(epoch: 1, sequence: 2))
@@ -63,30 +75,44 @@ struct OutboundQueueTests {
         #expect(queue.snapshot.unsent == 0)
         queue.rewind()
         #expect(await queue.nextBatch(limit: 10).map(\.id.sequence) == [3, 4, 5])
+        queue.close()
     }
 
-    @Test func anAckFromAnEarlierEpochDropsNothingOfThisOne() async {
-        let queue = OutboundQueue(gateway: "g", epoch: 2)
+    @Test func anAckFromAnEarlierEpochDropsNothingOfThisOne() async throws {
+        let directory = try TemporaryDirectory()
+        let queue = try queue(epoch: 2, in: directory)
         queue.enqueue((1...2).map(draft))
         queue.acknowledge(upTo: ReadingID(epoch: 1, sequence: 900))
         #expect(queue.snapshot.depth == 2)
+        queue.close()
     }
 
-    @Test func fullQueueDropsOldestAndCounts() async {
-        let queue = OutboundQueue(gateway: "g", epoch: 1, capacity: 3)
-        queue.enqueue((1...5).map(draft))
-        #expect(queue.snapshot.dropped == 2)
-        #expect(await queue.nextBatch(limit: 10).map(\.id.sequence) == [3, 4, 5])
+    @Test func framesTheSpoolRefusesGiveTheirIdentitiesBack() async throws {
+        let directory = try TemporaryDirectory()
+        // Room for three records of about 140 bytes: the rest of a burst is refused, and counted.
+        let configuration = SpoolConfiguration(maxBytes: 600, whenFull: .rejectNewest, segmentBytes: 10_000, automaticCommit: false)
+        let queue = try queue(epoch: 1, in: directory, configuration)
+        queue.enqueue((1...10).map(draft))
+        let taken = queue.snapshot.lastAssigned.sequence
+        #expect(taken == 3)
+        #expect(queue.snapshot.dropped == UInt64(10 - taken))
+        // Once acknowledged, the room is back and numbering continues without a gap.
+        queue.acknowledge(upTo: ReadingID(epoch: 1, sequence: taken))
+        queue.enqueue([draft(11)])
+        #expect(await queue.nextBatch(limit: 20).map(\.id.sequence).last == taken + 1)
+        queue.close()
     }
 
-    @Test func waitingSenderWakesOnEnqueueAndOnCancel() async {
-        let queue = OutboundQueue(gateway: "g", epoch: 1)
+    @Test func waitingSenderWakesOnEnqueueAndOnCancel() async throws {
+        let directory = try TemporaryDirectory()
+        let queue = try queue(epoch: 1, in: directory)
         let waiter = Task { await queue.nextBatch(limit: 10).count }
         queue.enqueue([draft(1)])
         #expect(await waiter.value == 1)
         let cancelled = Task { await queue.nextBatch(limit: 10).count }
         cancelled.cancel()
         #expect(await cancelled.value == 0)
+        queue.close()
     }
 
     @Test func serverURLsParse() {
