@@ -32,8 +32,12 @@ public struct Gateway: Sendable {
     private let logger: Logger
 
     /// Loads profiles and the token, advances the epoch, and builds every part.
+    /// - Parameter environment: looks up environment variables (`https_proxy`, `no_proxy`…);
+    ///   the process's own by default.
     /// - Throws: ``GatewayStartError`` with every problem found, so one start reports them all.
-    public init(config: GatewayConfig, logger: Logger) throws(GatewayStartError) {
+    public init(
+        config: GatewayConfig, logger: Logger, environment: (String) -> String? = Gateway.processEnvironment
+    ) throws(GatewayStartError) {
         var problems: [String] = []
         var library = ProfileLibrary()
         do {
@@ -48,6 +52,17 @@ public struct Gateway: Sendable {
             if token.isEmpty { problems.append("\(config.tokenFile): the token file is empty") }
         } catch {
             problems.append("\(config.tokenFile): cannot read token file: \(error)")
+        }
+        var transport = UplinkTransport(compression: config.uplink.compression)
+        do {
+            transport.tls = try config.uplink.tls.map { settings throws(UplinkTLSSetupError) in try UplinkTLS(settings) }
+        } catch {
+            problems.append("\(config.file ?? "config"): server.tls: \(error)")
+        }
+        do {
+            transport.proxy = try config.uplink.proxy.resolve(for: config.serverURL, environment: environment)
+        } catch {
+            problems.append("proxy for \(config.serverURL): \(error)")
         }
         if problems.isEmpty {
             problems.append(contentsOf: SessionPlan.plans(config: config, library: library).problems)
@@ -67,11 +82,18 @@ public struct Gateway: Sendable {
         self.uplink = Uplink(
             configuration: .init(
                 url: config.serverURL, token: token, gateway: config.gatewayId,
-                software: Self.softwareVersion, backoff: config.backoff, drainTimeout: config.drainTimeout
+                software: Self.softwareVersion, backoff: config.backoff, drainTimeout: config.drainTimeout,
+                transport: transport
             ),
             queue: queue, logger: logger
         )
         self.supervisor = SessionSupervisor(config: config, library: library, queue: queue, logger: logger)
+        if let proxy = transport.proxy { logger.info("the uplink tunnels through proxy \(proxy)") }
+    }
+
+    /// One variable of the process environment.
+    public static func processEnvironment(_ name: String) -> String? {
+        getenv(name).map { String(cString: $0) }
     }
 
     /// Sends a profile's named command to a configured device and waits for the outcome (the

@@ -44,6 +44,8 @@ public struct GatewayConfig: Sendable {
     public var serverURL: ServerURL
     /// File holding the bearer token (absolute after loading).
     public var tokenFile: String
+    /// TLS, proxy and compression of the link (`server.tls`, `server.proxy`, `server.compression`).
+    public var uplink: UplinkOptions
     /// Where the epoch (and later the spool) is kept.
     public var stateDirectory: String
     /// Folders (or files) of device profiles.
@@ -72,12 +74,14 @@ public struct GatewayConfig: Sendable {
         }
         var url: ServerURL?
         var tokenFile: String?
+        var uplink = UplinkOptions()
         if var server = root.object("server", required: true) {
             if let text = server.string("url", required: true) {
                 url = ServerURL(text)
                 if url == nil { server.fail(key: "url", "must be a ws:// or wss:// URL with a host, not \"\(text)\"") }
             }
             tokenFile = server.string("tokenFile", required: true).map { Self.resolve($0, against: base) }
+            uplink = UplinkOptions.read(&server, url: url, base: base)
             root.absorb(server)
         }
         let stateDirectory = Self.resolve(root.string("stateDirectory") ?? "state", against: base)
@@ -153,7 +157,7 @@ public struct GatewayConfig: Sendable {
         let errors = root.finish()
         guard errors.isEmpty, let gatewayId, let url, let tokenFile else { throw ConfigErrors(errors) }
         return GatewayConfig(
-            file: file, gatewayId: gatewayId, serverURL: url, tokenFile: tokenFile, stateDirectory: stateDirectory,
+            file: file, gatewayId: gatewayId, serverURL: url, tokenFile: tokenFile, uplink: uplink, stateDirectory: stateDirectory,
             profileFolders: profileFolders, ports: ports, buses: buses, discovery: discovery, backoff: backoff,
             drainTimeout: .milliseconds(drainMs), logLevel: logLevel
         )

@@ -38,15 +38,15 @@ public final class Uplink: Service, Sendable {
         public var drainTimeout: Duration
         /// Readings per write batch.
         public var batchSize: Int
-        /// TLS settings for wss:// (system trust store by default).
-        public var tlsConfiguration: TLSConfiguration?
+        /// Proxy, TLS for wss:// (system trust store by default) and compression.
+        public var transport: UplinkTransport
 
         /// Creates a configuration with sane defaults.
         public init(
             url: ServerURL, token: String, gateway: String, software: String,
             backoff: Backoff = Backoff(), stableAfter: Duration = .seconds(30),
             handshakeTimeout: Duration = .seconds(10), drainTimeout: Duration = .seconds(10),
-            batchSize: Int = 256, tlsConfiguration: TLSConfiguration? = nil
+            batchSize: Int = 256, transport: UplinkTransport = UplinkTransport()
         ) {
             self.url = url
             self.token = token
@@ -57,7 +57,7 @@ public final class Uplink: Service, Sendable {
             self.handshakeTimeout = handshakeTimeout
             self.drainTimeout = drainTimeout
             self.batchSize = batchSize
-            self.tlsConfiguration = tlsConfiguration
+            self.transport = transport
         }
     }
 
@@ -133,7 +133,7 @@ public final class Uplink: Service, Sendable {
                 if isDraining, queue.snapshot.depth == 0 { return }
                 logger.warning("link to \(configuration.url) closed; redialling")
             } catch let error as WebSocketClientError where error == .webSocketUpgradeFailed {
-                let verdict = await AuthProbe.check(configuration.url, token: configuration.token, tlsConfiguration: configuration.tlsConfiguration)
+                let verdict = await AuthProbe.check(configuration.url, token: configuration.token, transport: configuration.transport)
                 switch verdict {
                 case .refused(let status, let reason):
                     refusedToken = true
@@ -190,12 +190,13 @@ public final class Uplink: Service, Sendable {
         let clientConfiguration = WebSocketClientConfiguration(
             maxFrameSize: 1 << 20,
             additionalHeaders: headers,
+            extensions: configuration.transport.extensions(maxFrameSize: 1 << 20),
             autoPing: .enabled(timePeriod: .seconds(30))
         )
-        let client = WebSocketClient(
-            url: configuration.url.description,
+        let client = UplinkSocket(
+            url: configuration.url,
             configuration: clientConfiguration,
-            tlsConfiguration: configuration.tlsConfiguration,
+            transport: configuration.transport,
             logger: logger
         ) { inbound, outbound, _ in
             try await self.session(inbound: inbound, outbound: outbound)

@@ -1,5 +1,6 @@
 import Foundation
 import Logging
+import NIOSSL
 import SerialBridgeGateway
 import SerialBridgeProtocol
 import SerialBridgeSerial
@@ -18,16 +19,22 @@ final class TestServer: Sendable {
 
     static let token = "test-token-0123456789abcdef"
 
-    convenience init(gateway: String, logger: Logger) async throws {
-        try await self.init(directory: TemporaryDirectory(), port: 0, gateway: gateway, logger: logger)
+    convenience init(gateway: String, logger: Logger, tls: TLSConfiguration? = nil, compression: Bool = true) async throws {
+        try await self.init(directory: TemporaryDirectory(), port: 0, gateway: gateway, logger: logger, tls: tls, compression: compression)
     }
 
-    init(directory: TemporaryDirectory, port requestedPort: Int, gateway: String, logger: Logger) async throws {
+    init(
+        directory: TemporaryDirectory, port requestedPort: Int, gateway: String, logger: Logger,
+        tls: TLSConfiguration? = nil, compression: Bool = true
+    ) async throws {
         self.directory = directory
         let database = directory.file("server.sqlite")
         let bound = Mutex<Int?>(nil)
         let app = try ServerApplication.make(
-            options: ServerOptions(host: "127.0.0.1", port: requestedPort, databasePath: database, tokens: TokenStore([(gateway, Self.token)])),
+            options: ServerOptions(
+                host: "127.0.0.1", port: requestedPort, databasePath: database, tokens: TokenStore([(gateway, Self.token)]),
+                tls: tls, compression: compression
+            ),
             logger: logger
         ) { port in bound.withLock { $0 = port } }
         let group = ServiceGroup(services: [app], gracefulShutdownSignals: [], logger: logger)
