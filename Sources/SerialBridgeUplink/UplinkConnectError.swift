@@ -17,8 +17,8 @@ public enum UplinkConnectError: Error, Sendable, Equatable, CustomStringConverti
     case clientCertificateRejected(detail: String)
     /// Any other TLS failure.
     case tls(detail: String)
-    /// The proxy wants credentials (HTTP 407), or refused the ones given.
-    case proxyAuthenticationRequired(proxy: String)
+    /// The proxy wants credentials (HTTP 407): none were given, or it refused them.
+    case proxyAuthenticationRequired(proxy: String, credentialsGiven: Bool)
     /// The proxy refused or failed the CONNECT.
     case proxyRefused(proxy: String, detail: String)
     /// TCP, proxy, TLS and upgrade together took longer than allowed.
@@ -38,8 +38,10 @@ public enum UplinkConnectError: Error, Sendable, Equatable, CustomStringConverti
             "TLS: the server refused the client certificate (\(detail))"
         case .tls(let detail):
             "TLS handshake failed: \(detail)"
-        case .proxyAuthenticationRequired(let proxy):
-            "proxy \(proxy) requires authentication (HTTP 407): give user:password in the proxy URL"
+        case .proxyAuthenticationRequired(let proxy, let given):
+            given
+                ? "proxy \(proxy) requires authentication (HTTP 407) and refused the user and password of the proxy URL"
+                : "proxy \(proxy) requires authentication (HTTP 407): give user:password in the proxy URL"
         case .proxyRefused(let proxy, let detail):
             "proxy \(proxy) refused the tunnel: \(detail)"
         case .setupTimedOut(let seconds):
@@ -64,22 +66,23 @@ public enum UplinkConnectError: Error, Sendable, Equatable, CustomStringConverti
     }
 
     /// The BoringSSL reason names in an error's text (`CERTIFICATE_VERIFY_FAILED`, …), else the text.
-    static func shortReason(_ text: String) -> String {
+    public static func shortReason(_ text: String) -> String {
         // BoringSSL stacks read `error:1000007d:SSL routines:OPENSSL_internal:CERTIFICATE_VERIFY_FAILED`.
         let reasons = text.split(separator: "OPENSSL_internal:").dropFirst().map { $0.prefix { $0.isLetter || $0.isNumber || $0 == "_" } }
         let unique = reasons.reduce(into: [Substring]()) { if !$0.contains($1) { $0.append($1) } }
         return unique.isEmpty ? text : unique.joined(separator: ", ")
     }
 
-
     /// Names a proxy failure; nil when `error` is not one.
-    static func classifyProxy(_ error: any Error, proxy: String) -> UplinkConnectError? {
+    static func classifyProxy(_ error: any Error, proxy: ProxyURL) -> UplinkConnectError? {
         guard let proxyError = error as? NIOHTTP1ProxyConnectHandler.Error else { return nil }
-        if proxyError == .proxyAuthenticationRequired() { return .proxyAuthenticationRequired(proxy: proxy) }
+        if proxyError == .proxyAuthenticationRequired() {
+            return .proxyAuthenticationRequired(proxy: proxy.description, credentialsGiven: proxy.user != nil)
+        }
         // The description ends with the source location of the handler; keep the reason only.
         let text = "\(proxyError)"
         let reason = text.lastIndex(of: "(").map { text[..<$0].trimmingSuffix(" ") } ?? Substring(text)
-        return .proxyRefused(proxy: proxy, detail: String(reason))
+        return .proxyRefused(proxy: proxy.description, detail: String(reason))
     }
 }
 

@@ -77,7 +77,7 @@ public struct UplinkTransport: Sendable {
             return try await ready.get()
         } catch {
             if timer.fired.load(ordering: .relaxed) { throw UplinkConnectError.setupTimedOut(seconds: setupTimeout.components.seconds) }
-            if let proxy, let named = UplinkConnectError.classifyProxy(error, proxy: proxy.url.description) { throw named }
+            if let proxy, let named = UplinkConnectError.classifyProxy(error, proxy: proxy.url) { throw named }
             if let named = UplinkConnectError.classifyTLS(error) { throw named }
             throw error
         }

@@ -13,13 +13,17 @@ final class TestConnectProxy: Sendable {
         let authorization: String?
     }
 
+    private final class Log: Sendable {
+        let requests = Mutex<[Request]>([])
+    }
+
     let port: Int
-    private let requests = Mutex<[Request]>([])
+    private let log = Log()
     private let server: NIOAsyncChannel<NIOAsyncChannel<ByteBuffer, ByteBuffer>, Never>
     private let task: Task<Void, Never>
 
     /// Every CONNECT received so far.
-    var received: [Request] { requests.withLock { $0 } }
+    var received: [Request] { log.requests.withLock { $0 } }
 
     /// Starts listening; `requiredAuthorization` makes the proxy answer 407 to any other value.
     init(requiredAuthorization: String? = nil) async throws {
@@ -32,7 +36,7 @@ final class TestConnectProxy: Sendable {
             }
         self.server = server
         port = server.channel.localAddress?.port ?? 0
-        let requests = self.requests
+        let log = self.log
         task = Task { [server] in
             await withDiscardingTaskGroup { group in
                 do {
@@ -40,7 +44,7 @@ final class TestConnectProxy: Sendable {
                         for try await connection in inbound {
                             group.addTask {
                                 await Self.serve(connection, requiredAuthorization: requiredAuthorization) { request in
-                                    requests.withLock { $0.append(request) }
+                                    log.requests.withLock { $0.append(request) }
                                 }
                             }
                         }
