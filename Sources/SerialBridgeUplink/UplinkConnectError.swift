@@ -22,7 +22,7 @@ public enum UplinkConnectError: Error, Sendable, Equatable, CustomStringConverti
     /// The proxy refused or failed the CONNECT.
     case proxyRefused(proxy: String, detail: String)
     /// TCP, proxy, TLS and upgrade together took longer than allowed.
-    case setupTimedOut(seconds: Int64)
+    case setupTimedOut(milliseconds: Int64)
 
     public var description: String {
         switch self {
@@ -44,8 +44,8 @@ public enum UplinkConnectError: Error, Sendable, Equatable, CustomStringConverti
                 : "proxy \(proxy) requires authentication (HTTP 407): give user:password in the proxy URL"
         case .proxyRefused(let proxy, let detail):
             "proxy \(proxy) refused the tunnel: \(detail)"
-        case .setupTimedOut(let seconds):
-            "no WebSocket connection within \(seconds)s (TCP, proxy, TLS and upgrade)"
+        case .setupTimedOut(let milliseconds):
+            "no WebSocket connection within \(milliseconds % 1000 == 0 ? "\(milliseconds / 1000)s" : "\(milliseconds)ms") (TCP, proxy, TLS and upgrade): the server or proxy accepted the connection and went silent"
         }
     }
 

@@ -65,20 +65,38 @@ public struct UplinkSocket: Sendable {
         case .websocket(let channel, let extensions):
             let names = extensions.map(\.name)
             if !names.isEmpty { logger.debug("WebSocket extensions negotiated: \(names.joined(separator: ", "))") }
-            return try await WebSocketHandler.handle(
-                type: .client,
-                configuration: .init(
-                    extensions: extensions,
-                    autoPing: configuration.autoPing,
-                    closeTimeout: configuration.closeTimeout,
-                    validateUTF8: configuration.validateUTF8,
-                    ignoreUncleanSSLShutdownErrors: configuration.ignoreUncleanSSLShutdownErrors,
-                    maxFrameSize: configuration.maxFrameSize
-                ),
-                asyncChannel: channel,
-                context: Context(logger: logger, extensions: names),
-                handler: handler
-            )
+            do {
+                return try await WebSocketHandler.handle(
+                    type: .client,
+                    configuration: .init(
+                        extensions: extensions,
+                        autoPing: configuration.autoPing,
+                        closeTimeout: configuration.closeTimeout,
+                        validateUTF8: configuration.validateUTF8,
+                        ignoreUncleanSSLShutdownErrors: configuration.ignoreUncleanSSLShutdownErrors,
+                        maxFrameSize: configuration.maxFrameSize
+                    ),
+                    asyncChannel: channel,
+                    context: Context(logger: logger, extensions: names),
+                    handler: handler
+                )
+            } catch {
+                throw Self.publicError(for: error) ?? error
+            }
+        }
+    }
+
+    /// The handler ends a connection it closed over a protocol violation with an error of package
+    /// visibility (`WebSocketHandler.InternalError.close(code)`); `WebSocketClient` turns it into
+    /// its public errors, and so does this, so callers see the same errors either way.
+    static func publicError(for error: any Error) -> WebSocketClientError? {
+        guard String(reflecting: type(of: error)).hasSuffix("WebSocketHandler.InternalError"),
+              let code = Mirror(reflecting: error).children.first?.value as? WebSocketErrorCode
+        else { return nil }
+        switch code {
+        case .messageTooLarge: return .serverSentMessageTooLarge
+        case .dataInconsistentWithMessage: return .serverSentDataInconsistentWithMessage
+        default: return .serverProtocolError
         }
     }
 

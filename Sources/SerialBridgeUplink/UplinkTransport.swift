@@ -76,7 +76,7 @@ public struct UplinkTransport: Sendable {
         do {
             return try await ready.get()
         } catch {
-            if timer.fired.load(ordering: .relaxed) { throw UplinkConnectError.setupTimedOut(seconds: setupTimeout.components.seconds) }
+            if timer.fired.load(ordering: .relaxed) { throw UplinkConnectError.setupTimedOut(milliseconds: setupTimeout.nanoseconds / 1_000_000) }
             if let proxy, let named = UplinkConnectError.classifyProxy(error, proxy: proxy.url) { throw named }
             if let named = UplinkConnectError.classifyTLS(error) { throw named }
             throw error

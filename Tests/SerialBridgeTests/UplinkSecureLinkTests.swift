@@ -2,6 +2,8 @@ import Crypto
 import Foundation
 import HTTPTypes
 import Logging
+import NIOCore
+import NIOPosix
 import NIOSSL
 import SerialBridgeGateway
 import SerialBridgeJSON
@@ -250,8 +252,8 @@ struct UplinkSecureLinkTests {
     }
 }
 
-@Suite("Uplink WebSocket: permessage-deflate over wss://", .serialized)
-struct UplinkCompressionTests {
+@Suite("Uplink WebSocket client over wss://: compression, errors, set-up deadline", .serialized)
+struct UplinkSocketTests {
     /// Connects an `UplinkSocket` as the gateway does, says a large hello (large enough to be
     /// compressed) and waits for the welcome; returns the negotiated extensions and whether the
     /// welcome came.
@@ -297,6 +299,19 @@ struct UplinkCompressionTests {
         let (extensions, welcomed) = try await roundTrip(serverCompression: true, clientCompression: false)
         #expect(extensions.isEmpty)
         #expect(welcomed)
+    }
+
+    @Test func aPeerThatAcceptsTCPAndStaysSilentIsDroppedAtTheSetupDeadline() async throws {
+        let silent = try await ServerBootstrap(group: MultiThreadedEventLoopGroup.singleton)
+            .bind(host: "127.0.0.1", port: 0) { channel in channel.eventLoop.makeSucceededVoidFuture() }
+        let port = try #require(silent.channel.localAddress?.port)
+        let transport = UplinkTransport(setupTimeout: .milliseconds(300))
+        let url = try #require(ServerURL("wss://localhost:\(port)/gateway/v1"))
+        let socket = UplinkSocket(
+            url: url, configuration: WebSocketClientConfiguration(), transport: transport, logger: LogCapture().logger()
+        ) { _, _, _ in Issue.record("a silent peer cannot complete an upgrade") }
+        await #expect(throws: UplinkConnectError.setupTimedOut(milliseconds: 300)) { try await socket.run() }
+        try await silent.channel.close()
     }
 }
 
