@@ -36,8 +36,12 @@ public struct Gateway: Sendable {
     private let logger: Logger
 
     /// Loads profiles and the token, advances the epoch, and builds every part.
+    /// - Parameter environment: looks up environment variables (`https_proxy`, `no_proxy`…);
+    ///   the process's own by default.
     /// - Throws: ``GatewayStartError`` with every problem found, so one start reports them all.
-    public init(config: GatewayConfig, logger: Logger) throws(GatewayStartError) {
+    public init(
+        config: GatewayConfig, logger: Logger, environment: (String) -> String? = Gateway.processEnvironment
+    ) throws(GatewayStartError) {
         var problems: [String] = []
         var library = ProfileLibrary()
         do {
@@ -52,6 +56,17 @@ public struct Gateway: Sendable {
             if token.isEmpty { problems.append("\(config.tokenFile): the token file is empty") }
         } catch {
             problems.append("\(config.tokenFile): cannot read token file: \(error)")
+        }
+        var transport = UplinkTransport(compression: config.uplink.compression)
+        do {
+            transport.tls = try config.uplink.tls.map { settings throws(UplinkTLSSetupError) in try UplinkTLS(settings) }
+        } catch {
+            problems.append("\(config.file ?? "config"): server.tls: \(error)")
+        }
+        do {
+            transport.proxy = try config.uplink.proxy.resolve(for: config.serverURL, environment: environment)
+        } catch {
+            problems.append("proxy for \(config.serverURL): \(error)")
         }
         if problems.isEmpty {
             problems.append(contentsOf: SessionPlan.plans(config: config, library: library).problems)
@@ -81,7 +96,7 @@ public struct Gateway: Sendable {
             configuration: .init(
                 url: config.serverURL, token: token, gateway: config.gatewayId,
                 software: Self.softwareVersion, backoff: config.backoff, drainTimeout: config.drainTimeout,
-                fallbackURLs: config.fallbackURLs, maxConnectionAge: config.maxConnectionAge,
+                transport: transport, fallbackURLs: config.fallbackURLs, maxConnectionAge: config.maxConnectionAge,
                 allowedMissedBeats: config.missedHeartbeats
             ),
             queue: queue, logger: logger
@@ -90,6 +105,7 @@ public struct Gateway: Sendable {
         self.tap = tap
         let supervisor = SessionSupervisor(config: config, library: library, queue: queue, tap: tap, logger: logger)
         self.supervisor = supervisor
+        if let proxy = transport.proxy { logger.info("the uplink tunnels through proxy \(proxy)") }
         uplink.setDownlink(
             commands: { request in
                 let outcome: BusSession.CommandOutcome
@@ -105,6 +121,11 @@ public struct Gateway: Sendable {
                 logger.info("raw tap \(start ? "started" : "stopped") for \(device)")
             }
         )
+    }
+
+    /// One variable of the process environment.
+    public static func processEnvironment(_ name: String) -> String? {
+        getenv(name).map { String(cString: $0) }
     }
 
     /// The wire form of a command's outcome.

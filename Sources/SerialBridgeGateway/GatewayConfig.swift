@@ -56,6 +56,8 @@ public struct GatewayConfig: Sendable {
     public var missedHeartbeats: Int = 3
     /// File holding the bearer token (absolute after loading).
     public var tokenFile: String
+    /// TLS, proxy and compression of the link (`server.tls`, `server.proxy`, `server.compression`).
+    public var uplink: UplinkOptions
     /// Where the epoch and the spool (`spool/`) are kept.
     public var stateDirectory: String
     /// Folders (or files) of device profiles.
@@ -91,11 +93,12 @@ public struct GatewayConfig: Sendable {
         var fallbackURLs: [ServerURL] = []
         var maxConnectionAge: Duration?
         var missedHeartbeats = 3
-        if var uplink = root.object("uplink") {
-            if let milliseconds = uplink.integer("maxConnectionAgeMs", in: 100...604_800_000) { maxConnectionAge = .milliseconds(milliseconds) }
-            missedHeartbeats = uplink.integer("missedHeartbeats", in: 1...10) ?? 3
-            root.absorb(uplink)
+        if var link = root.object("uplink") {
+            if let milliseconds = link.integer("maxConnectionAgeMs", in: 100...604_800_000) { maxConnectionAge = .milliseconds(milliseconds) }
+            missedHeartbeats = link.integer("missedHeartbeats", in: 1...10) ?? 3
+            root.absorb(link)
         }
+        var uplink = UplinkOptions()
         if var server = root.object("server", required: true) {
             if let text = server.string("url", required: true) {
                 url = ServerURL(text)
@@ -109,6 +112,7 @@ public struct GatewayConfig: Sendable {
                     server.fail(item.path, "must be a ws:// or wss:// URL with a host")
                 }
             }
+            uplink = UplinkOptions.read(&server, url: url, base: base)
             root.absorb(server)
         }
         let stateDirectory = Self.resolve(root.string("stateDirectory") ?? "state", against: base)
@@ -188,7 +192,7 @@ public struct GatewayConfig: Sendable {
         let errors = root.finish()
         guard errors.isEmpty, let gatewayId, let url, let tokenFile else { throw ConfigErrors(errors) }
         var config = GatewayConfig(
-            file: file, gatewayId: gatewayId, serverURL: url, tokenFile: tokenFile, stateDirectory: stateDirectory,
+            file: file, gatewayId: gatewayId, serverURL: url, tokenFile: tokenFile, uplink: uplink, stateDirectory: stateDirectory,
             profileFolders: profileFolders, ports: ports, buses: buses, encoding: encoding, discovery: discovery, backoff: backoff,
             drainTimeout: .milliseconds(drainMs), logLevel: logLevel, spool: spool
         )

@@ -103,7 +103,7 @@ final class SessionSupervisor: Service, Sendable {
         if let file = config.file {
             do {
                 let fresh = try GatewayConfig.load(file: file)
-                if fresh.gatewayId != config.gatewayId || fresh.serverURL != config.serverURL || fresh.stateDirectory != config.stateDirectory {
+                if fresh.gatewayId != config.gatewayId || fresh.serverURL != config.serverURL || fresh.uplink != config.uplink || fresh.stateDirectory != config.stateDirectory {
                     logger.warning("\(file): gateway id, server and state directory change only at restart; keeping the running ones")
                 }
                 config.ports = fresh.ports

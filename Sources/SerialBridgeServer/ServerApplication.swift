@@ -1,9 +1,13 @@
 import SerialBridgeJSON
 import HTTPTypes
 import Hummingbird
+import HummingbirdCore
+import HummingbirdTLS
+import HummingbirdWSCompression
 import HummingbirdWebSocket
 import Logging
 import NIOCore
+import NIOSSL
 import SerialBridgeProtocol
 
 /// Everything the server needs to start.
@@ -26,11 +30,16 @@ public struct ServerOptions: Sendable {
     public var registry: GatewayRegistry
     /// What dashboards receive live.
     public var feed: LiveFeed
+    /// TLS (HTTPS and wss://) when set; see ``ServerTLS``.
+    public var tls: TLSConfiguration?
+    /// Accept permessage-deflate when a client offers it.
+    public var compression: Bool
 
     /// Creates options.
     public init(
         host: String = "127.0.0.1", port: Int = 8080, databasePath: String, tokens: TokenStore, heartbeatMs: Int64 = 10_000,
-        maxMessageBytes: Int = 65_536, maxChunkedMessageBytes: Int = 16 << 20
+        maxMessageBytes: Int = 65_536, maxChunkedMessageBytes: Int = 16 << 20,
+        tls: TLSConfiguration? = nil, compression: Bool = true
     ) {
         self.maxMessageBytes = maxMessageBytes
         self.maxChunkedMessageBytes = maxChunkedMessageBytes
@@ -41,6 +50,8 @@ public struct ServerOptions: Sendable {
         self.databasePath = databasePath
         self.tokens = tokens
         self.heartbeatMs = heartbeatMs
+        self.tls = tls
+        self.compression = compression
     }
 }
 
@@ -59,34 +70,37 @@ public enum ServerApplication {
         let tokens = options.tokens
         let router = Router()
         addRoutes(to: router, store: store, tokens: tokens)
-        var wsConfiguration = WebSocketServerConfiguration()
-        wsConfiguration.maxFrameSize = options.maxMessageBytes
-        return Application(
-            router: router,
-            server: .http1WebSocketUpgrade(configuration: .init(ws: wsConfiguration)) { request, _, logger in
-                let path = request.path.map { $0.split(separator: "?", maxSplits: 1).first.map(String.init) ?? $0 } ?? ""
-                switch path {
-                case "/gateway/v1":
-                    switch tokens.check(authorization: request.headerFields[.authorization]) {
-                    case .accepted where !Subprotocol.offered(in: request.headerFields[.secWebSocketProtocol]):
-                        logger.warning("refused gateway upgrade: the client did not offer subprotocol \(Subprotocol.name)")
-                        return .dontUpgrade
-                    case .accepted(let gateway):
-                        return .upgrade([.secWebSocketProtocol: Subprotocol.name]) { inbound, outbound, context in
-                            await ingest.serve(gateway: gateway, inbound: inbound, outbound: outbound, logger: context.logger)
-                        }
-                    case .refused(let reason):
-                        logger.warning("refused gateway upgrade: \(reason)")
-                        return .dontUpgrade
+        let wsConfiguration = WebSocketServerConfiguration(
+            maxFrameSize: options.maxMessageBytes,
+            extensions: options.compression ? [.perMessageDeflate(maxDecompressedFrameSize: options.maxMessageBytes)] : []
+        )
+        let upgrade = HTTPServerBuilder.http1WebSocketUpgrade(configuration: .init(ws: wsConfiguration)) { request, _, logger in
+            let path = request.path.map { $0.split(separator: "?", maxSplits: 1).first.map(String.init) ?? $0 } ?? ""
+            switch path {
+            case "/gateway/v1":
+                switch tokens.check(authorization: request.headerFields[.authorization]) {
+                case .accepted where !Subprotocol.offered(in: request.headerFields[.secWebSocketProtocol]):
+                    logger.warning("refused gateway upgrade: the client did not offer subprotocol \(Subprotocol.name)")
+                    return .dontUpgrade
+                case .accepted(let gateway):
+                    return .upgrade([.secWebSocketProtocol: Subprotocol.name]) { inbound, outbound, context in
+                        await ingest.serve(gateway: gateway, inbound: inbound, outbound: outbound, logger: context.logger)
                     }
-                case "/api/live":
-                    return .upgrade([:]) { inbound, outbound, _ in
-                        await serveLive(feed: feed, inbound: inbound, outbound: outbound)
-                    }
-                default:
+                case .refused(let reason):
+                    logger.warning("refused gateway upgrade: \(reason)")
                     return .dontUpgrade
                 }
-            },
+            case "/api/live":
+                return .upgrade([:]) { inbound, outbound, _ in
+                    await serveLive(feed: feed, inbound: inbound, outbound: outbound)
+                }
+            default:
+                return .dontUpgrade
+            }
+        }
+        return Application(
+            router: router,
+            server: try options.tls.map { try .tls(upgrade, tlsConfiguration: $0) } ?? upgrade,
             configuration: .init(address: .hostname(options.host, port: options.port), serverName: "serialbridge-server"),
             onServerRunning: { channel in
                 await onRunning(channel.localAddress?.port ?? options.port)

@@ -39,6 +39,18 @@ struct Serve: AsyncParsableCommand {
     @Option(name: .long, help: "Log level.")
     var logLevel = "info"
 
+    @Option(name: .long, help: "PEM certificate (chain) to serve HTTPS and wss:// with; needs --tls-key.")
+    var tlsCertificate: String?
+
+    @Option(name: .long, help: "PEM private key of --tls-certificate.")
+    var tlsKey: String?
+
+    @Option(name: .long, help: "PEM bundle of CAs whose client certificates are required (mutual TLS).")
+    var tlsClientCa: String?
+
+    @Flag(name: .long, help: "Do not accept permessage-deflate from clients.")
+    var noCompression = false
+
     func run() async throws {
         let level = Logger.Level(rawValue: logLevel) ?? .info
         LoggingSystem.bootstrap { label in
@@ -54,12 +66,28 @@ struct Serve: AsyncParsableCommand {
             logger.critical("\(error)")
             throw ExitCode(2)
         }
+        var options = ServerOptions(host: host, port: port, databasePath: db, tokens: tokenStore, compression: !noCompression)
+        switch (tlsCertificate, tlsKey) {
+        case (let certificate?, let key?):
+            do {
+                options.tls = try ServerTLS.configuration(certificateFile: certificate, keyFile: key, clientCAFile: tlsClientCa)
+            } catch {
+                logger.critical("cannot use --tls-certificate \(certificate) / --tls-key \(key): \(error)")
+                throw ExitCode(2)
+            }
+        case (nil, nil):
+            if tlsClientCa != nil {
+                logger.critical("--tls-client-ca needs --tls-certificate and --tls-key")
+                throw ExitCode(2)
+            }
+        default:
+            logger.critical("--tls-certificate and --tls-key go together")
+            throw ExitCode(2)
+        }
+        let (http, ws) = options.tls == nil ? ("http", "ws") : ("https", "wss")
         let portFile = self.portFile
-        let app = try ServerApplication.make(
-            options: ServerOptions(host: host, port: port, databasePath: db, tokens: tokenStore),
-            logger: logger
-        ) { boundPort in
-            logger.info("listening on http://\(host):\(boundPort)/ (gateways: ws://\(host):\(boundPort)/gateway/v1)")
+        let app = try ServerApplication.make(options: options, logger: logger) { boundPort in
+            logger.info("listening on \(http)://\(host):\(boundPort)/ (gateways: \(ws)://\(host):\(boundPort)/gateway/v1)")
             if let portFile { writeFile(portFile, "\(boundPort)\n") }
         }
         try await app.runService()

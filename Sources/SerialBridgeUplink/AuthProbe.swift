@@ -1,8 +1,6 @@
-import SerialBridgeJSON
 import NIOCore
 import NIOHTTP1
-import NIOPosix
-import NIOSSL
+import SerialBridgeJSON
 import SerialBridgeProtocol
 
 /// Asks the server's `GET <path>/auth` why a WebSocket upgrade was refused: the upgrade itself
@@ -29,22 +27,16 @@ public enum AuthProbe {
         }
     }
 
-    /// Performs one request with `Authorization: Bearer <token>`; never throws.
-    public static func check(_ url: ServerURL, token: String, tlsConfiguration: TLSConfiguration? = nil) async -> Verdict {
+    /// Performs one request with `Authorization: Bearer <token>`, through the same proxy and TLS
+    /// (verification, pins, client certificate) as the link; never throws.
+    public static func check(_ url: ServerURL, token: String, transport: UplinkTransport = UplinkTransport()) async -> Verdict {
         do {
-            let channel = try await ClientBootstrap(group: MultiThreadedEventLoopGroup.singleton)
-                .connectTimeout(.seconds(10))
-                .connect(host: url.host, port: url.port) { channel in
-                    channel.eventLoop.makeCompletedFuture {
-                        if url.secure {
-                            let context = try NIOSSLContext(configuration: tlsConfiguration ?? .makeClientConfiguration())
-                            let sni = url.host.first?.isNumber == true || url.host.contains(":") ? nil : url.host
-                            try channel.pipeline.syncOperations.addHandler(NIOSSLClientHandler(context: context, serverHostname: sni))
-                        }
-                        try channel.pipeline.syncOperations.addHTTPClientHandlers()
-                        return try NIOAsyncChannel<HTTPClientResponsePart, HTTPClientRequestPart>(wrappingChannelSynchronously: channel)
-                    }
+            let channel = try await transport.connect(to: url) { channel in
+                channel.eventLoop.makeCompletedFuture {
+                    try channel.pipeline.syncOperations.addHTTPClientHandlers()
+                    return try NIOAsyncChannel<HTTPClientResponsePart, HTTPClientRequestPart>(wrappingChannelSynchronously: channel)
                 }
+            }
             return try await channel.executeThenClose { inbound, outbound in
                 var head = HTTPRequestHead(version: .http1_1, method: .GET, uri: url.authPath)
                 head.headers.add(name: "Host", value: url.host)

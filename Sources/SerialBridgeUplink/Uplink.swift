@@ -44,8 +44,8 @@ public final class Uplink: Service, Sendable {
         public var drainTimeout: Duration
         /// Readings per write batch.
         public var batchSize: Int
-        /// TLS settings for wss:// (system trust store by default).
-        public var tlsConfiguration: TLSConfiguration?
+        /// Proxy, TLS for wss:// (system trust store by default) and compression.
+        public var transport: UplinkTransport
         /// A connection this old is replaced by a fresh one (nil: never), before a cloud front end
         /// cuts it: sending pauses, the in-flight frames are acknowledged, then the gateway closes
         /// with 1000 and redials at once.
@@ -58,7 +58,7 @@ public final class Uplink: Service, Sendable {
             url: ServerURL, token: String, gateway: String, software: String,
             backoff: Backoff = Backoff(), stableAfter: Duration = .seconds(30),
             handshakeTimeout: Duration = .seconds(10), drainTimeout: Duration = .seconds(10),
-            batchSize: Int = 256, tlsConfiguration: TLSConfiguration? = nil,
+            batchSize: Int = 256, transport: UplinkTransport = UplinkTransport(),
             fallbackURLs: [ServerURL] = [], maxConnectionAge: Duration? = nil, allowedMissedBeats: Int = 3
         ) {
             self.urls = [url] + fallbackURLs
@@ -72,7 +72,7 @@ public final class Uplink: Service, Sendable {
             self.handshakeTimeout = handshakeTimeout
             self.drainTimeout = drainTimeout
             self.batchSize = batchSize
-            self.tlsConfiguration = tlsConfiguration
+            self.transport = transport
         }
     }
 
@@ -239,7 +239,7 @@ public final class Uplink: Service, Sendable {
                 if configuration.urls.count > 1 { endpoint = (endpoint + 1) % configuration.urls.count }
             } catch let error as WebSocketClientError where error == .webSocketUpgradeFailed {
                 cause = .refused
-                let verdict = await AuthProbe.check(url, token: configuration.token, tlsConfiguration: configuration.tlsConfiguration)
+                let verdict = await AuthProbe.check(url, token: configuration.token, transport: configuration.transport)
                 switch verdict {
                 case .refused(let status, let reason):
                     refusedToken = true
@@ -314,12 +314,13 @@ public final class Uplink: Service, Sendable {
         let clientConfiguration = WebSocketClientConfiguration(
             maxFrameSize: 1 << 20,
             additionalHeaders: headers,
+            extensions: configuration.transport.extensions(maxFrameSize: 1 << 20),
             autoPing: .enabled(timePeriod: .seconds(30))
         )
-        let client = WebSocketClient(
-            url: url.description,
+        let client = UplinkSocket(
+            url: url,
             configuration: clientConfiguration,
-            tlsConfiguration: configuration.tlsConfiguration,
+            transport: configuration.transport,
             logger: logger
         ) { inbound, outbound, _ in
             try await self.session(url: url, inbound: inbound, outbound: outbound)

@@ -1,5 +1,6 @@
 import Foundation
 import Logging
+import NIOSSL
 import SerialBridgeGateway
 import SerialBridgeProtocol
 import SerialBridgeSerial
@@ -20,23 +21,27 @@ final class TestServer: Sendable {
 
     static let token = "test-token-0123456789abcdef"
 
-    convenience init(gateway: String, logger: Logger, maxMessageBytes: Int = 65_536, heartbeatMs: Int64 = 10_000) async throws {
+    convenience init(
+        gateway: String, logger: Logger, maxMessageBytes: Int = 65_536, heartbeatMs: Int64 = 10_000,
+        tls: TLSConfiguration? = nil, compression: Bool = true
+    ) async throws {
         try await self.init(
             directory: TemporaryDirectory(), port: 0, gateway: gateway, logger: logger,
-            maxMessageBytes: maxMessageBytes, heartbeatMs: heartbeatMs
+            maxMessageBytes: maxMessageBytes, heartbeatMs: heartbeatMs, tls: tls, compression: compression
         )
     }
 
     init(
         directory: TemporaryDirectory, port requestedPort: Int, gateway: String, logger: Logger,
-        maxMessageBytes: Int = 65_536, heartbeatMs: Int64 = 10_000, host: String = "127.0.0.1"
+        maxMessageBytes: Int = 65_536, heartbeatMs: Int64 = 10_000, host: String = "127.0.0.1",
+        tls: TLSConfiguration? = nil, compression: Bool = true
     ) async throws {
         self.directory = directory
         let database = directory.file("server.sqlite")
         let bound = Mutex<Int?>(nil)
         let options = ServerOptions(
             host: host, port: requestedPort, databasePath: database, tokens: TokenStore([(gateway, Self.token)]),
-            heartbeatMs: heartbeatMs, maxMessageBytes: maxMessageBytes
+            heartbeatMs: heartbeatMs, maxMessageBytes: maxMessageBytes, tls: tls, compression: compression
         )
         registry = options.registry
         feed = options.feed

@@ -99,7 +99,7 @@ struct NetworkNamespaceTests {
         gateway.executableURL = URL(fileURLWithPath: "/usr/sbin/ip")
         gateway.arguments = ["netns", "exec", namespace.name, binary, "run", "--config", config]
         let logFile = dir.file("gateway.log")
-        FileManager.default.createFile(atPath: logFile, contents: nil)
+        _ = FileManager.default.createFile(atPath: logFile, contents: nil)
         let handle = try FileHandle(forWritingTo: URL(fileURLWithPath: logFile))
         gateway.standardOutput = handle
         gateway.standardError = handle
