@@ -263,6 +263,7 @@ struct UplinkSocketTests {
         let transport = UplinkTransport(tls: try UplinkTLS(UplinkTLSSettings(caFile: stack.caFile)), compression: clientCompression)
         var headers = HTTPFields()
         headers[.authorization] = "Bearer \(TestServer.token)"
+        headers[.secWebSocketProtocol] = Subprotocol.name
         let configuration = WebSocketClientConfiguration(
             maxFrameSize: 1 << 20, additionalHeaders: headers, extensions: transport.extensions(maxFrameSize: 1 << 20)
         )
