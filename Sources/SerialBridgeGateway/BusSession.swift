@@ -135,7 +135,6 @@ public final class BusSession: Sendable {
         var random = SystemRandomNumberGenerator()
         var lastError: String?
         var scheduler = BusScheduler(devices: polled, now: Self.now())
-        var framerTotals = FramerCounters()
         while !Task.isCancelled {
             do {
                 let port = try SerialPort.open(path: path, settings: serial)
@@ -143,7 +142,7 @@ public final class BusSession: Sendable {
                 logger.info("opened \(path) at \(serial): \(members.map { "\($0.device) (\($0.profile.name))" }.joined(separator: ", "))")
                 for member in members { report(member, .attached, counters: PollCounters()) }
                 backoff.reset()
-                let ending = await drive(port, scheduler: &scheduler, framerTotals: &framerTotals)
+                let ending = await drive(port, scheduler: &scheduler)
                 port.close()
                 scheduler.abandon(reason: "\(path) closed")
                 deliver(scheduler.takeOutputs())
@@ -164,16 +163,10 @@ public final class BusSession: Sendable {
     }
 
     /// Runs the line until the port ends or the task is cancelled; returns why it ended.
-    private func drive(_ port: SerialPort, scheduler: inout BusScheduler, framerTotals: inout FramerCounters) async -> String {
+    private func drive(_ port: SerialPort, scheduler: inout BusScheduler) async -> String {
         let channel: NIOAsyncChannel<ByteBuffer, ByteBuffer>
         do {
-            let descriptor = try port.duplicateDescriptor()
-            channel = try await NIOPipeBootstrap(group: MultiThreadedEventLoopGroup.singleton)
-                .takingOwnershipOfDescriptor(inputOutput: descriptor) { channel in
-                    channel.eventLoop.makeCompletedFuture {
-                        try NIOAsyncChannel<ByteBuffer, ByteBuffer>(wrappingChannelSynchronously: channel)
-                    }
-                }
+            channel = try await port.asyncChannel()
         } catch {
             return "cannot watch the port: \(error)"
         }
@@ -209,7 +202,6 @@ public final class BusSession: Sendable {
                             scheduler.expire(at: now)
                             guard let request = scheduler.nextRequest(at: now) else { break }
                             // A fresh framer per request: bytes of an abandoned answer never prefix the next.
-                            Self.add(framer.counters, to: &framerTotals)
                             framer = framing.makeFramer()
                             if let tap { for member in members { request.withUnsafeBytes { tap.offer(member.device, .tx, $0) } } }
                             try await outbound.write(ByteBuffer(bytes: request))
@@ -318,13 +310,6 @@ public final class BusSession: Sendable {
             ("decodeErrors", Int64(clamping: counters.parsing.decodeErrors)),
             ("outOfRange", Int64(clamping: counters.parsing.outOfRange)),
         ]
-    }
-
-    static func add(_ counters: FramerCounters, to total: inout FramerCounters) {
-        total.bytes &+= counters.bytes
-        total.frames &+= counters.frames
-        total.discardedBytes &+= counters.discardedBytes
-        total.resyncs &+= counters.resyncs
     }
 
     static func now() -> UInt64 { NIODeadline.now().uptimeNanoseconds }

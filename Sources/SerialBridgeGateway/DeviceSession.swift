@@ -92,13 +92,7 @@ public struct DeviceSession: Sendable {
             fields: parser.outputFields.map { ($0.name, $0.unit) }, format: format
         )
         do {
-            let descriptor = try port.duplicateDescriptor()
-            let channel = try await NIOPipeBootstrap(group: MultiThreadedEventLoopGroup.singleton)
-                .takingOwnershipOfDescriptor(inputOutput: descriptor) { channel in
-                    channel.eventLoop.makeCompletedFuture {
-                        try NIOAsyncChannel<ByteBuffer, ByteBuffer>(wrappingChannelSynchronously: channel)
-                    }
-                }
+            let channel = try await port.asyncChannel()
             try await channel.executeThenClose { inbound, _ in
                 var drafts: [ReadingDraft] = []
                 func parse(_ bytes: UnsafeRawBufferPointer?, at monotonic: UInt64) {

@@ -99,7 +99,8 @@ final class SessionSupervisor: Service, Sendable {
     /// Reloads the config's bindings and the profiles, then applies the new plans.
     func reload(reason: String) async {
         logger.info("reloading profiles and bindings (\(reason))")
-        var (config, previous) = state.withLock { ($0.config, $0.library) }
+        let (loaded, previous) = state.withLock { ($0.config, $0.library) }
+        var config = loaded
         if let file = config.file {
             do {
                 let fresh = try GatewayConfig.load(file: file)
@@ -124,7 +125,6 @@ final class SessionSupervisor: Service, Sendable {
             $0.library = library
         }
         await apply(plans)
-        previous = library
         state.withLock { $0.reloads += 1 }
     }
 

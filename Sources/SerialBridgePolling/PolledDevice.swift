@@ -31,21 +31,19 @@ public struct PolledDevice: Sendable {
 
     /// A polled device with a generic request.
     public init(name: String, polling: PollingSpec, interpreter: FrameInterpreter) {
-        self.name = name
-        self.requests = polling.request.map { [$0.render { _ in 0 }] } ?? []
-        self.reader = .frames(interpreter, prefix: polling.responsePrefix)
-        self.interval = Self.nanoseconds(polling.interval)
-        self.timeout = Self.nanoseconds(polling.timeout)
-        self.retries = polling.retries
-        self.maxBackoff = Self.nanoseconds(polling.maxBackoff)
-        self.turnaround = Self.nanoseconds(polling.turnaround)
+        let requests = polling.request.map { [$0.render { _ in 0 }] } ?? []
+        self.init(name: name, polling: polling, requests: requests, reader: .frames(interpreter, prefix: polling.responsePrefix))
     }
 
     /// A Modbus device at `unit`.
     public init(name: String, polling: PollingSpec, modbus: ModbusSpec, unit: UInt8) {
+        self.init(name: name, polling: polling, requests: modbus.plan.requests(unit: unit), reader: .modbus(modbus.plan, unit: unit))
+    }
+
+    private init(name: String, polling: PollingSpec, requests: [[UInt8]], reader: Reader) {
         self.name = name
-        self.requests = modbus.plan.requests(unit: unit)
-        self.reader = .modbus(modbus.plan, unit: unit)
+        self.requests = requests
+        self.reader = reader
         self.interval = Self.nanoseconds(polling.interval)
         self.timeout = Self.nanoseconds(polling.timeout)
         self.retries = polling.retries

@@ -552,19 +552,18 @@ public final class Uplink: Service, Sendable {
 
     /// Writes one message and counts it.
     private func write(_ message: MessagePacker.Outgoing, _ outbound: WebSocketOutboundWriter) async throws {
+        let size: Int
         switch message {
         case .text(let bytes):
+            size = bytes.count
             try await outbound.write(Self.textFrame(bytes))
-            shared.withLock {
-                $0.health.messagesOut &+= 1
-                $0.health.bytesOut &+= UInt64(bytes.count)
-            }
         case .binary(let bytes):
+            size = bytes.count
             try await outbound.write(Self.binaryFrame(bytes))
-            shared.withLock {
-                $0.health.messagesOut &+= 1
-                $0.health.bytesOut &+= UInt64(bytes.count)
-            }
+        }
+        shared.withLock {
+            $0.health.messagesOut &+= 1
+            $0.health.bytesOut &+= UInt64(size)
         }
     }
 
