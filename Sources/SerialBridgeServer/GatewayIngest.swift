@@ -4,21 +4,30 @@ import Logging
 import NIOCore
 import NIOWebSocket
 import SerialBridgeProtocol
+import Synchronization
 
 #if canImport(Glibc)
 import Glibc
 #endif
 
 /// Serves one gateway connection: checks `hello`, answers `welcome`, stores readings once and
-/// acknowledges them, answers heartbeats.
+/// acknowledges them, answers heartbeats, paces a gateway over its rate limit, and closes a
+/// connection whose heartbeats stop.
 ///
 /// The token already named the gateway at the upgrade; a `hello` or reading that claims another
-/// gateway id is a policy violation and closes the connection (1008).
+/// gateway id is a policy violation and closes the connection (1008). Malformed messages close it
+/// with 1007 (bad data) or 1002 (a message kind the protocol does not have), a failed storage
+/// write with 1011, silence with 4001; each is logged with the gateway id and counted.
 struct GatewayIngest: Sendable {
     let store: ReadingStore
     let feed: LiveFeed
     let registry: GatewayRegistry
+    let metrics: ServerMetrics
     let heartbeatMs: Int64
+    /// Heartbeat intervals without a word from the gateway before its connection is closed.
+    let missedHeartbeats: Int
+    /// Readings per gateway connection; nil for no limit.
+    let rateLimit: RateLimit?
     /// Largest message accepted whole (announced in `welcome`); larger ones arrive chunked.
     let maxMessageBytes: Int
     /// Limits on reassembling chunked messages.
@@ -31,40 +40,136 @@ struct GatewayIngest: Sendable {
         var reason: String
     }
 
-    func serve(gateway: String, inbound: WebSocketInboundStream, outbound: WebSocketOutboundWriter, logger: Logger) async {
+    /// How a connection ended; becomes the reason of the gateway's `offline` event.
+    private enum Ending: Sendable {
+        case closedByGateway
+        case closedByServer(code: UInt16, errorCode: String)
+        case silent(milliseconds: Int64)
+        /// The read failed; the error goes back to the WebSocket handler, which closes with the
+        /// code it carries (1002, 1007 or 1009 for frames the library refused).
+        case lost(any Error)
+
+        var reason: String {
+            switch self {
+            case .closedByGateway: "the gateway closed the connection"
+            case .closedByServer(let code, let errorCode): "closed by the server (\(code) \(errorCode))"
+            case .silent(let milliseconds): "heartbeat timeout: nothing heard for \(milliseconds) ms"
+            case .lost(let error): "connection lost: \(error)"
+            }
+        }
+    }
+
+    func serve(gateway: String, inbound: WebSocketInboundStream, outbound: WebSocketOutboundWriter, logger: Logger) async throws {
         var logger = logger
         logger[metadataKey: "gateway"] = .string(gateway)
-        var connection = Connection(gateway: gateway, reassembler: ChunkReassembler(limits: chunkLimits))
-        let token = registry.connected(gateway, outbound: outbound, at: Timestamp.nowMilliseconds())
-        defer { registry.disconnected(gateway, token: token) }
+        guard let token = registry.connected(gateway, outbound: outbound, at: Timestamp.nowMilliseconds()) else {
+            logger.info("refused a connection from gateway \(gateway): the server is shutting down")
+            metrics.closed(code: 1001)
+            try? await outbound.close(.goingAway, reason: "shutting-down")
+            return
+        }
+        metrics.connections.increment()
+        metrics.gatewaysConnected.increment()
+        feed.publish(device: nil, LiveMessage.gateway(gateway, online: true, at: Timestamp.nowMilliseconds(), reason: nil))
+        let liveness = Liveness(Self.now())
+        let logger2 = logger
+        var ending = await withTaskGroup(of: Ending.self) { group in
+            group.addTask { await self.receive(gateway: gateway, inbound: inbound, outbound: outbound, liveness: liveness, logger: logger2) }
+            group.addTask { await self.watch(liveness) }
+            let first = await group.next() ?? .closedByGateway
+            group.cancelAll()
+            return first
+        }
+        if case .silent(let milliseconds) = ending {
+            logger.warning("closing gateway \(gateway)'s connection: heartbeat timeout, nothing heard for \(milliseconds) ms (\(missedHeartbeats) × \(heartbeatMs) ms)")
+            metrics.heartbeatTimeouts.increment()
+            metrics.closed(code: 4001)
+            // Bounded: a silent peer may never drain the socket; the WebSocket handler then closes
+            // the channel after its own close timeout.
+            await withTaskGroup(of: Void.self) { group in
+                group.addTask { try? await outbound.close(.unknown(4001), reason: "heartbeat-timeout") }
+                group.addTask { try? await Task.sleep(for: .seconds(1)) }
+                await group.next()
+                group.cancelAll()
+            }
+        }
+        if case .closedByGateway = ending, registry.isClosing {
+            ending = .closedByServer(code: 1001, errorCode: "shutting-down")
+        }
+        metrics.gatewaysConnected.decrement()
+        let at = Timestamp.nowMilliseconds()
+        if registry.disconnected(gateway, token: token, at: at, reason: ending.reason) {
+            feed.publish(device: nil, LiveMessage.gateway(gateway, online: false, at: at, reason: ending.reason))
+        }
+        logger.info("gateway \(gateway) disconnected: \(ending.reason)")
+        if case .lost(let error) = ending { throw error }
+    }
+
+    /// Reads the connection until it ends; returns how it ended.
+    private func receive(
+        gateway: String, inbound: WebSocketInboundStream, outbound: WebSocketOutboundWriter, liveness: Liveness, logger: Logger
+    ) async -> Ending {
+        var connection = Connection(gateway: gateway, reassembler: ChunkReassembler(limits: chunkLimits), bucket: rateLimit.map { TokenBucket(limit: $0, now: Self.now()) })
         do {
             for try await message in inbound.messages(maxSize: maxMessageBytes) {
+                let now = Self.now()
+                liveness.heard(at: now)
+                connection.arrivedAt = now
+                metrics.messagesReceived.increment()
                 do {
                     switch message {
                     case .text(let text):
-                        try await handle(text: Array(text.utf8), limit: maxMessageBytes, &connection, outbound, logger)
+                        let bytes = Array(text.utf8)
+                        metrics.bytesReceived.increment(by: Int64(bytes.count))
+                        try await handle(text: bytes, limit: maxMessageBytes, &connection, outbound, logger)
                     case .binary(let buffer):
+                        metrics.bytesReceived.increment(by: Int64(buffer.readableBytes))
                         try await handle(binary: Array(buffer.readableBytesView), &connection, outbound, logger)
                     }
                 } catch let closing as Closing {
-                    logger.error("closing gateway connection: \(closing.errorCode): \(closing.reason)")
-                    try await send(.error(.init(code: closing.errorCode, message: closing.reason)), outbound)
-                    try await outbound.close(closing.code, reason: closing.errorCode)
-                    break
+                    logger.error("closing gateway \(gateway)'s connection with \(UInt16(webSocketErrorCode: closing.code)): \(closing.errorCode): \(closing.reason)")
+                    metrics.closed(code: UInt16(webSocketErrorCode: closing.code))
+                    try? await send(.error(.init(code: closing.errorCode, message: closing.reason)), outbound)
+                    try? await outbound.close(closing.code, reason: closing.errorCode)
+                    return .closedByServer(code: UInt16(webSocketErrorCode: closing.code), errorCode: closing.errorCode)
                 }
             }
+            registry.heard(from: gateway, at: Timestamp.nowMilliseconds())
+            logger.info("gateway \(gateway)'s connection closed after storing \(connection.stored) readings")
+            return .closedByGateway
         } catch {
-            logger.warning("gateway connection ended: \(error)")
+            if Task.isCancelled { return .closedByGateway }
+            logger.warning("gateway \(gateway)'s connection ended: \(error)")
+            return .lost(error)
         }
-        logger.info("gateway disconnected after storing \(connection.stored) readings")
+    }
+
+    /// Returns once the gateway has been silent for `missedHeartbeats` intervals.
+    private func watch(_ liveness: Liveness) async -> Ending {
+        let allowed = UInt64(max(1, missedHeartbeats)) * UInt64(max(1, heartbeatMs)) * 1_000_000
+        var deadline = liveness.last + allowed
+        while true {
+            let now = Self.now()
+            if now < deadline {
+                do { try await Task.sleep(nanoseconds: deadline - now) } catch { return .closedByGateway }
+            }
+            let last = liveness.last
+            if Self.now() >= last + allowed {
+                return .silent(milliseconds: Int64((Self.now() - last) / 1_000_000))
+            }
+            deadline = last + allowed
+        }
     }
 
     /// One connection's state.
     private struct Connection {
         let gateway: String
         var reassembler: ChunkReassembler
+        var bucket: TokenBucket?
         var greeted = false
         var stored = 0
+        /// When the message being handled arrived (uptime ns), for the ack latency.
+        var arrivedAt: UInt64 = 0
     }
 
     private func handle(text: [UInt8], limit: Int, _ connection: inout Connection, _ outbound: WebSocketOutboundWriter, _ logger: Logger) async throws {
@@ -72,9 +177,8 @@ struct GatewayIngest: Sendable {
         do {
             decoded = try MessageCodec.decode(text, limit: limit)
         } catch {
-            logger.warning("rejected message: \(error)")
-            try await send(.error(.init(code: "bad-message", message: error.description)), outbound)
-            return
+            metrics.rejected("bad-message")
+            throw Closing(code: .dataInconsistentWithMessage, errorCode: "bad-message", reason: error.description)
         }
         try await handle(decoded, &connection, outbound, logger)
     }
@@ -86,9 +190,8 @@ struct GatewayIngest: Sendable {
             do {
                 readings = try BinaryReadings.decodeBatch(bytes)
             } catch {
-                logger.warning("rejected binary batch: \(error)")
-                try await send(.error(.init(code: "bad-message", message: error.description)), outbound)
-                return
+                metrics.rejected("bad-message")
+                throw Closing(code: .dataInconsistentWithMessage, errorCode: "bad-message", reason: error.description)
             }
             try await store(readings.map(Message.reading), &connection, outbound, logger)
         case Chunking.kind?:
@@ -96,7 +199,11 @@ struct GatewayIngest: Sendable {
             do {
                 whole = try connection.reassembler.receive(bytes, at: Self.now())
             } catch {
-                if case .tooLarge = error { throw Closing(code: .messageTooLarge, errorCode: "too-large", reason: error.description) }
+                if case .tooLarge = error {
+                    metrics.rejected("too-large")
+                    throw Closing(code: .messageTooLarge, errorCode: "too-large", reason: error.description)
+                }
+                metrics.rejected("bad-chunk")
                 throw Closing(code: .dataInconsistentWithMessage, errorCode: "bad-chunk", reason: error.description)
             }
             guard let whole else { return }
@@ -104,13 +211,15 @@ struct GatewayIngest: Sendable {
             case .text: try await handle(text: whole.bytes, limit: chunkLimits.maxMessageBytes, &connection, outbound, logger)
             case .binary:
                 guard whole.bytes.first != Chunking.kind else {
+                    metrics.rejected("bad-chunk")
                     throw Closing(code: .dataInconsistentWithMessage, errorCode: "bad-chunk", reason: "a chunked message holds another chunk")
                 }
                 try await handle(binary: whole.bytes, &connection, outbound, logger)
             }
         default:
             let kind = bytes.first.map { "0x" + String($0, radix: 16) } ?? "empty"
-            try await send(.error(.init(code: "bad-message", message: "unknown binary message kind \(kind)")), outbound)
+            metrics.rejected("unknown-kind")
+            throw Closing(code: .protocolError, errorCode: "bad-message", reason: "unknown binary message kind \(kind)")
         }
     }
 
@@ -119,13 +228,16 @@ struct GatewayIngest: Sendable {
         switch decoded {
         case .hello(let hello):
             guard hello.gateway == gateway else {
+                metrics.rejected("gateway-mismatch")
                 throw Closing(code: .policyViolation, errorCode: "gateway-mismatch", reason: "token is for \"\(gateway)\", hello says \"\(hello.gateway)\"")
             }
             guard hello.protocols.contains(ProtocolVersion.current) else {
+                metrics.rejected("unsupported-version")
                 throw Closing(code: .unknown(4000), errorCode: "unsupported-version", reason: "server speaks \(ProtocolVersion.supported)")
             }
-            let acked = try await store.lastStored(gateway: gateway)
-            let droppedBefore = try await store.recordHello(hello, receivedAt: Timestamp.nowMilliseconds())
+            let (acked, droppedBefore) = try await storing {
+                (try await store.lastStored(gateway: gateway), try await store.recordHello(hello, receivedAt: Timestamp.nowMilliseconds()))
+            }
             let welcome = Welcome(
                 protocolVersion: ProtocolVersion.current, acked: acked, heartbeatMs: heartbeatMs,
                 maxMessageBytes: Int64(maxMessageBytes), chunkBytes: Int64(maxMessageBytes)
@@ -142,14 +254,15 @@ struct GatewayIngest: Sendable {
         case .batch(let items):
             try await store(items, &connection, outbound, logger)
         case .ping(let beat):
+            registry.heard(from: gateway, at: Timestamp.nowMilliseconds())
             try await send(.pong(Heartbeat(timestamp: beat.timestamp, serverTimestamp: Timestamp.nowMilliseconds())), outbound)
         case .commandResult(let result):
             registry.finish(result, from: gateway)
         case .link(let report):
             registry.record(report, from: gateway)
-            feed.publish(LiveMessage.link(gateway: gateway, report))
+            feed.publish(device: nil, LiveMessage.link(gateway: gateway, report))
         case .tapData(let data):
-            feed.publish(LiveMessage.tap(gateway: gateway, data))
+            feed.publish(device: "\(gateway):\(data.device)", LiveMessage.tap(gateway: gateway, data))
         case .pong, .ack, .welcome, .error, .command, .tapStart, .tapStop:
             break
         }
@@ -158,25 +271,39 @@ struct GatewayIngest: Sendable {
     /// Stores readings (one transaction per run of readings) and device events in order, then
     /// acknowledges the last identity once all of it is committed.
     private func store(_ items: [Message], _ connection: inout Connection, _ outbound: WebSocketOutboundWriter, _ logger: Logger) async throws {
-        guard connection.greeted else { throw Closing(code: .policyViolation, errorCode: "no-hello", reason: "send hello first") }
+        guard connection.greeted else {
+            metrics.rejected("no-hello")
+            throw Closing(code: .policyViolation, errorCode: "no-hello", reason: "send hello first")
+        }
+        if var bucket = connection.bucket {
+            let wait = bucket.take(items.count, at: Self.now())
+            connection.bucket = bucket
+            if wait > 0 {
+                metrics.throttledWaits.increment()
+                try await Task.sleep(nanoseconds: wait)
+            }
+        }
         var run: [Reading] = []
         var last: ReadingID?
         for item in items {
             switch item {
             case .reading(let reading):
                 guard reading.gateway == connection.gateway else {
+                    metrics.rejected("gateway-mismatch")
                     throw Closing(code: .policyViolation, errorCode: "gateway-mismatch", reason: "reading claims gateway \"\(reading.gateway)\"")
                 }
                 run.append(reading)
                 last = max(last ?? reading.id, reading.id)
             case .device(let event):
                 guard event.gateway == connection.gateway else {
+                    metrics.rejected("gateway-mismatch")
                     throw Closing(code: .policyViolation, errorCode: "gateway-mismatch", reason: "device event for \"\(event.gateway)\"")
                 }
                 try await flush(&run, &connection)
-                if try await store.insert(event, receivedAt: Timestamp.nowMilliseconds()) {
+                if try await storing({ try await store.insert(event, receivedAt: Timestamp.nowMilliseconds()) }) {
+                    metrics.deviceEvents.increment()
                     logger.info("device \(event.device) \(event.kind.rawValue)\(event.message.map { ": \($0)" } ?? "")")
-                    feed.publish(LiveMessage.device(event))
+                    feed.publish(device: "\(event.gateway):\(event.device)", LiveMessage.device(event))
                 }
                 last = max(last ?? event.id, event.id)
             default:
@@ -184,14 +311,32 @@ struct GatewayIngest: Sendable {
             }
         }
         try await flush(&run, &connection)
-        if let last { try await send(.ack(Ack(id: last)), outbound) }
+        if let last {
+            try await send(.ack(Ack(id: last)), outbound)
+            metrics.ackLatency.recordNanoseconds(Int64(Self.now() &- connection.arrivedAt))
+        }
+        registry.heard(from: connection.gateway, at: Timestamp.nowMilliseconds())
+    }
+
+    /// Runs a storage call; a failure closes the connection with 1011 so the gateway resends later
+    /// (nothing was acknowledged).
+    private func storing<T>(_ body: () async throws -> T) async throws -> T {
+        do {
+            return try await body()
+        } catch {
+            metrics.storageFailures.increment()
+            throw Closing(code: .unexpectedServerError, errorCode: "storage", reason: "cannot store: \(error)")
+        }
     }
 
     private func flush(_ run: inout [Reading], _ connection: inout Connection) async throws {
         guard !run.isEmpty else { return }
-        let fresh = try await store.insert(run, receivedAt: Timestamp.nowMilliseconds())
+        let batch = run
+        let fresh = try await storing { try await store.insert(batch, receivedAt: Timestamp.nowMilliseconds()) }
         connection.stored += fresh.count
-        for reading in fresh { feed.publish(LiveMessage.reading(reading)) }
+        metrics.readingsStored.increment(by: Int64(fresh.count))
+        metrics.readingsDuplicate.increment(by: Int64(run.count - fresh.count))
+        for reading in fresh { feed.publish(device: "\(reading.gateway):\(reading.device)", LiveMessage.reading(reading)) }
         run.removeAll(keepingCapacity: true)
     }
 
@@ -203,63 +348,10 @@ struct GatewayIngest: Sendable {
     static func now() -> UInt64 { NIODeadline.now().uptimeNanoseconds }
 }
 
-/// Messages pushed to dashboards over `/api/live`.
-enum LiveMessage {
-    static func link(gateway: String, _ report: LinkReport) -> String {
-        var writer = JSONWriter(capacity: 200)
-        writer.beginObject()
-        writer.key("type"); writer.string("link")
-        writer.key("gateway"); writer.string(gateway)
-        writer.key("ts"); writer.integer(report.timestamp)
-        if let rtt = report.rttLastMs { writer.key("rttMs"); writer.integer(rtt) }
-        writer.key("queueDepth"); writer.integer(report.queueDepth)
-        writer.endObject()
-        return String(decoding: writer.bytes, as: UTF8.self)
-    }
-
-    static func tap(gateway: String, _ data: TapData) -> String {
-        var writer = JSONWriter(capacity: 64 + data.bytes.count * 2)
-        writer.beginObject()
-        writer.key("type"); writer.string("tap")
-        writer.key("id"); writer.string("\(gateway):\(data.device)")
-        writer.key("ts"); writer.integer(data.timestamp)
-        writer.key("dir"); writer.string(data.direction.rawValue)
-        writer.key("base64"); writer.string(Base64.encode(data.bytes))
-        writer.key("dropped"); writer.integer(data.dropped)
-        writer.endObject()
-        return String(decoding: writer.bytes, as: UTF8.self)
-    }
-
-    static func device(_ event: DeviceStateChange) -> String {
-        var writer = JSONWriter(capacity: 200)
-        writer.beginObject()
-        writer.key("type"); writer.string("device")
-        writer.key("id"); writer.string("\(event.gateway):\(event.device)")
-        writer.key("gateway"); writer.string(event.gateway)
-        writer.key("device"); writer.string(event.device)
-        writer.key("profile"); writer.string(event.profile)
-        writer.key("state"); writer.string(event.kind.rawValue)
-        writer.key("ts"); writer.integer(event.timestamp)
-        if let message = event.message {
-            writer.key("message"); writer.string(message)
-        }
-        writer.endObject()
-        return String(decoding: writer.bytes, as: UTF8.self)
-    }
-
-    static func reading(_ reading: Reading) -> String {
-        var writer = JSONWriter(capacity: 200)
-        writer.beginObject()
-        writer.key("type"); writer.string("reading")
-        writer.key("id"); writer.string("\(reading.gateway):\(reading.device)")
-        writer.key("gateway"); writer.string(reading.gateway)
-        writer.key("device"); writer.string(reading.device)
-        writer.key("profile"); writer.string(reading.profile)
-        writer.key("ts"); writer.integer(reading.timestamp)
-        writer.endObject()
-        var text = String(decoding: writer.bytes, as: UTF8.self)
-        text.removeLast()
-        let flags = ReadingJSON.names(reading.outOfRange).map { ",\"outOfRange\":" + $0 } ?? ""
-        return text + ",\"values\":" + ReadingJSON.values(reading.values) + ",\"units\":" + ReadingJSON.units(reading.values) + flags + "}"
-    }
+/// When a connection last heard from its gateway (uptime ns).
+private final class Liveness: Sendable {
+    private let stamp: Atomic<UInt64>
+    init(_ now: UInt64) { stamp = Atomic(now) }
+    var last: UInt64 { stamp.load(ordering: .relaxed) }
+    func heard(at now: UInt64) { stamp.store(now, ordering: .relaxed) }
 }

@@ -16,6 +16,12 @@ public final class GatewayRegistry: Sendable {
         public var online: Bool
         /// When its current (or last) connection came up, ms since 1970.
         public var connectedAt: Int64
+        /// When its last connection ended, ms since 1970; nil while connected or never disconnected.
+        public var disconnectedAt: Int64?
+        /// Why its last connection ended.
+        public var disconnectReason: String?
+        /// When it last sent anything, ms since 1970.
+        public var lastSeen: Int64
         /// Its last `link` report.
         public var link: LinkReport?
     }
@@ -30,6 +36,7 @@ public final class GatewayRegistry: Sendable {
     private let entries = Mutex<[String: Entry]>([:])
     private let nextConnection = Atomic<Int>(0)
     private let nextCommand = Atomic<Int>(0)
+    private let closing = Atomic<Bool>(false)
 
     /// Creates an empty registry.
     public init() {}
@@ -39,14 +46,21 @@ public final class GatewayRegistry: Sendable {
         entries.withLock { $0.values.map(\.status).sorted { $0.gateway < $1.gateway } }
     }
 
-    /// Registers a new connection of `gateway`; returns its token for ``disconnected(_:token:)``.
-    func connected(_ gateway: String, outbound: WebSocketOutboundWriter, at time: Int64) -> Int {
+    /// The status of one gateway, if it connected since the server started.
+    public func status(of gateway: String) -> Status? {
+        entries.withLock { $0[gateway]?.status }
+    }
+
+    /// Registers a new connection of `gateway`; returns its token for ``disconnected(_:token:at:reason:)``,
+    /// or nil once the server is shutting down (see ``closeAll(code:reason:)``).
+    func connected(_ gateway: String, outbound: WebSocketOutboundWriter, at time: Int64) -> Int? {
+        guard !closing.load(ordering: .acquiring) else { return nil }
         let token = nextConnection.add(1, ordering: .relaxed).newValue
         let orphans = entries.withLock { entries -> [CheckedContinuation<CommandResultMessage, Never>] in
             let previous = entries[gateway]
             entries[gateway] = Entry(
                 connection: token, outbound: outbound,
-                status: Status(gateway: gateway, online: true, connectedAt: time, link: previous?.status.link)
+                status: Status(gateway: gateway, online: true, connectedAt: time, lastSeen: time, link: previous?.status.link)
             )
             return previous.map { Array($0.waiting.values) } ?? []
         }
@@ -54,23 +68,57 @@ public final class GatewayRegistry: Sendable {
         return token
     }
 
-    /// The connection ended; pending commands fail.
-    func disconnected(_ gateway: String, token: Int) {
-        let orphans = entries.withLock { entries -> [String: CheckedContinuation<CommandResultMessage, Never>] in
-            guard var entry = entries[gateway], entry.connection == token else { return [:] }
+    /// The connection ended; pending commands fail. Returns false when a newer connection of the
+    /// same gateway had already replaced it (the gateway is still online).
+    @discardableResult
+    func disconnected(_ gateway: String, token: Int, at time: Int64, reason: String) -> Bool {
+        let (current, orphans) = entries.withLock { entries -> (Bool, [String: CheckedContinuation<CommandResultMessage, Never>]) in
+            guard var entry = entries[gateway], entry.connection == token else { return (false, [:]) }
             let waiting = entry.waiting
             entry.waiting = [:]
             entry.outbound = nil
             entry.status.online = false
+            entry.status.disconnectedAt = time
+            entry.status.disconnectReason = reason
             entries[gateway] = entry
-            return waiting
+            return (true, waiting)
         }
         for (id, waiter) in orphans { waiter.resume(returning: Self.failed(id, "", "the gateway disconnected before answering")) }
+        return current
+    }
+
+    /// Notes that `gateway` was heard from at `time` (any message).
+    func heard(from gateway: String, at time: Int64) {
+        entries.withLock { $0[gateway]?.status.lastSeen = time }
     }
 
     func record(_ link: LinkReport, from gateway: String) {
         entries.withLock { $0[gateway]?.status.link = link }
     }
+
+    /// Closes one gateway's connection (for example because its token was revoked).
+    /// Returns false when it is not connected.
+    @discardableResult
+    public func close(gateway: String, code: WebSocketErrorCode, reason: String) async -> Bool {
+        guard let outbound = entries.withLock({ $0[gateway]?.outbound }) else { return false }
+        try? await outbound.close(code, reason: reason)
+        return true
+    }
+
+    /// Refuses new gateway connections from now on and closes every open one with `code`
+    /// (1001 at shutdown, so that gateways go elsewhere instead of seeing Hummingbird's 1000).
+    public func closeAll(code: WebSocketErrorCode, reason: String) async {
+        closing.store(true, ordering: .releasing)
+        let open = entries.withLock { $0.values.compactMap(\.outbound) }
+        await withTaskGroup(of: Void.self) { group in
+            for outbound in open {
+                group.addTask { try? await outbound.close(code, reason: reason) }
+            }
+        }
+    }
+
+    /// True once ``closeAll(code:reason:)`` ran.
+    public var isClosing: Bool { closing.load(ordering: .acquiring) }
 
     func finish(_ result: CommandResultMessage, from gateway: String) {
         entries.withLock { $0[gateway]?.waiting.removeValue(forKey: result.id) }?.resume(returning: result)

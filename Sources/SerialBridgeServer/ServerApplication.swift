@@ -8,6 +8,7 @@ import HummingbirdWebSocket
 import Logging
 import NIOCore
 import NIOSSL
+import ServiceLifecycle
 import SerialBridgeProtocol
 
 /// Everything the server needs to start.
@@ -34,13 +35,25 @@ public struct ServerOptions: Sendable {
     public var tls: TLSConfiguration?
     /// Accept permessage-deflate when a client offers it.
     public var compression: Bool
+    /// Heartbeat intervals without a word from a gateway before it is marked offline and its
+    /// connection closed (4001).
+    public var missedHeartbeats: Int
+    /// Readings (and device events) each gateway may send per second; nil for no limit. A gateway
+    /// over it is paced, not refused: its spool holds what waits.
+    public var gatewayRateLimit: RateLimit?
+    /// Prometheus metrics, served at `/metrics`.
+    public var metrics: ServerMetrics
 
     /// Creates options.
     public init(
         host: String = "127.0.0.1", port: Int = 8080, databasePath: String, tokens: TokenStore, heartbeatMs: Int64 = 10_000,
         maxMessageBytes: Int = 65_536, maxChunkedMessageBytes: Int = 16 << 20,
-        tls: TLSConfiguration? = nil, compression: Bool = true
+        tls: TLSConfiguration? = nil, compression: Bool = true,
+        missedHeartbeats: Int = 3, gatewayRateLimit: RateLimit? = RateLimit(perSecond: 5_000, burst: 50_000)
     ) {
+        self.missedHeartbeats = missedHeartbeats
+        self.gatewayRateLimit = gatewayRateLimit
+        self.metrics = ServerMetrics()
         self.maxMessageBytes = maxMessageBytes
         self.maxChunkedMessageBytes = maxChunkedMessageBytes
         self.registry = GatewayRegistry()
@@ -57,6 +70,16 @@ public struct ServerOptions: Sendable {
 
 /// Builds the server: gateway WebSocket endpoint, auth check, JSON API, dashboard and live feed.
 public enum ServerApplication {
+    /// The server's services, to run in one `ServiceGroup`: the HTTP application, then what must
+    /// stop before it. A group shuts its services down last first, so on SIGTERM gateway links are
+    /// closed with 1001 (they reconnect elsewhere) before Hummingbird would close them with 1000.
+    public static func services(
+        options: ServerOptions, logger: Logger, onRunning: @escaping @Sendable (Int) async -> Void = { _ in }
+    ) throws -> [any Service] {
+        let app = try make(options: options, logger: logger, onRunning: onRunning)
+        return [app, GatewayLinkCloser(registry: options.registry, feed: options.feed, logger: logger)]
+    }
+
     /// Creates the Hummingbird application. `onRunning` receives the bound port.
     public static func make(
         options: ServerOptions, logger: Logger, onRunning: @escaping @Sendable (Int) async -> Void = { _ in }
@@ -64,12 +87,20 @@ public enum ServerApplication {
         let store = try ReadingStore(path: options.databasePath)
         let feed = options.feed
         let ingest = GatewayIngest(
-            store: store, feed: feed, registry: options.registry, heartbeatMs: options.heartbeatMs,
+            store: store, feed: feed, registry: options.registry, metrics: options.metrics, heartbeatMs: options.heartbeatMs,
+            missedHeartbeats: options.missedHeartbeats, rateLimit: options.gatewayRateLimit,
             maxMessageBytes: options.maxMessageBytes, chunkLimits: ChunkReassembler.Limits(maxMessageBytes: options.maxChunkedMessageBytes)
         )
         let tokens = options.tokens
         let router = Router()
         addRoutes(to: router, store: store, tokens: tokens)
+        let metrics = options.metrics
+        router.get("/metrics") { _, _ in
+            Response(
+                status: .ok, headers: [.contentType: "text/plain; version=0.0.4; charset=utf-8"],
+                body: .init(byteBuffer: ByteBuffer(bytes: metrics.render()))
+            )
+        }
         let wsConfiguration = WebSocketServerConfiguration(
             maxFrameSize: options.maxMessageBytes,
             extensions: options.compression ? [.perMessageDeflate(maxDecompressedFrameSize: options.maxMessageBytes)] : []
@@ -84,7 +115,7 @@ public enum ServerApplication {
                     return .dontUpgrade
                 case .accepted(let gateway):
                     return .upgrade([.secWebSocketProtocol: Subprotocol.name]) { inbound, outbound, context in
-                        await ingest.serve(gateway: gateway, inbound: inbound, outbound: outbound, logger: context.logger)
+                        try await ingest.serve(gateway: gateway, inbound: inbound, outbound: outbound, logger: context.logger)
                     }
                 case .refused(let reason):
                     logger.warning("refused gateway upgrade: \(reason)")
@@ -195,23 +226,5 @@ public enum ServerApplication {
         writer.key("error"); writer.string(reason)
         writer.endObject()
         return String(decoding: writer.bytes, as: UTF8.self)
-    }
-
-    /// Pushes live readings to one dashboard until either side goes away.
-    static func serveLive(feed: LiveFeed, inbound: WebSocketInboundStream, outbound: WebSocketOutboundWriter) async {
-        let updates = feed.subscribe()
-        await withTaskGroup(of: Void.self) { group in
-            group.addTask {
-                // Reading the inbound side processes pings and notices the browser leaving.
-                do { for try await _ in inbound {} } catch {}
-            }
-            group.addTask {
-                for await update in updates {
-                    do { try await outbound.write(.text(update)) } catch { return }
-                }
-            }
-            await group.next()
-            group.cancelAll()
-        }
     }
 }

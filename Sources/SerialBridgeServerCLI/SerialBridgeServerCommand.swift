@@ -2,6 +2,7 @@ import ArgumentParser
 import Hummingbird
 import Logging
 import SerialBridgeServer
+import ServiceLifecycle
 
 #if canImport(Glibc)
 import Glibc
@@ -51,6 +52,15 @@ struct Serve: AsyncParsableCommand {
     @Flag(name: .long, help: "Do not accept permessage-deflate from clients.")
     var noCompression = false
 
+    @Option(name: .long, help: "Heartbeat interval gateways are told to keep, in milliseconds.")
+    var heartbeatMs: Int64 = 10_000
+
+    @Option(name: .long, help: "Heartbeat intervals without a word before a gateway is marked offline and its connection closed.")
+    var missedHeartbeats = 3
+
+    @Option(name: .long, help: "Readings per second each gateway may send (it is paced above that; 0 for no limit).")
+    var gatewayRateLimit: Double = 5_000
+
     func run() async throws {
         let level = Logger.Level(rawValue: logLevel) ?? .info
         LoggingSystem.bootstrap { label in
@@ -66,11 +76,22 @@ struct Serve: AsyncParsableCommand {
             logger.critical("\(error)")
             throw ExitCode(2)
         }
-        var options = ServerOptions(host: host, port: port, databasePath: db, tokens: tokenStore, compression: !noCompression)
+        guard heartbeatMs >= 100, missedHeartbeats >= 1, gatewayRateLimit >= 0 else {
+            logger.critical("--heartbeat-ms must be at least 100, --missed-heartbeats at least 1, --gateway-rate-limit 0 or more")
+            throw ExitCode(2)
+        }
+        var options = ServerOptions(
+            host: host, port: port, databasePath: db, tokens: tokenStore, heartbeatMs: heartbeatMs, compression: !noCompression,
+            missedHeartbeats: missedHeartbeats,
+            gatewayRateLimit: gatewayRateLimit > 0 ? RateLimit(perSecond: gatewayRateLimit, burst: gatewayRateLimit * 10) : nil
+        )
+        var tls: ServerTLS?
         switch (tlsCertificate, tlsKey) {
         case (let certificate?, let key?):
             do {
-                options.tls = try ServerTLS.configuration(certificateFile: certificate, keyFile: key, clientCAFile: tlsClientCa)
+                let loaded = try ServerTLS(certificateFile: certificate, keyFile: key, clientCAFile: tlsClientCa)
+                options.tls = try loaded.configuration
+                tls = loaded
             } catch {
                 logger.critical("cannot use --tls-certificate \(certificate) / --tls-key \(key): \(error)")
                 throw ExitCode(2)
@@ -86,11 +107,22 @@ struct Serve: AsyncParsableCommand {
         }
         let (http, ws) = options.tls == nil ? ("http", "ws") : ("https", "wss")
         let portFile = self.portFile
-        let app = try ServerApplication.make(options: options, logger: logger) { boundPort in
+        var services = try ServerApplication.services(options: options, logger: logger) { boundPort in
             logger.info("listening on \(http)://\(host):\(boundPort)/ (gateways: \(ws)://\(host):\(boundPort)/gateway/v1)")
             if let portFile { writeFile(portFile, "\(boundPort)\n") }
         }
-        try await app.runService()
+        if let tls {
+            services.append(ReloadOnHangup(logger: logger) {
+                do {
+                    try tls.reload()
+                    logger.info("reloaded the TLS certificate \(tls.certificateFile) and key \(tls.keyFile)")
+                } catch {
+                    logger.error("cannot reload the TLS certificate \(tls.certificateFile) / key \(tls.keyFile), keeping the previous ones: \(error)")
+                }
+            })
+        }
+        let group = ServiceGroup(services: services, gracefulShutdownSignals: [.sigterm, .sigint], logger: logger)
+        try await group.run()
     }
 }
 

@@ -50,7 +50,7 @@ struct DownlinkTests {
         let feed = server.feed
         let taps = Mutex<[String]>([])
         let watcher = Task {
-            for await message in feed.subscribe() where message.contains("\"type\":\"tap\"") {
+            for await message in feed.subscribe().updates where message.contains("\"type\":\"tap\"") {
                 taps.withLock { $0.append(message) }
             }
         }

@@ -18,38 +18,41 @@ final class TestServer: Sendable {
     let store: ReadingStore
     let registry: GatewayRegistry
     let feed: LiveFeed
+    let metrics: ServerMetrics
 
     static let token = "test-token-0123456789abcdef"
 
     convenience init(
         gateway: String, logger: Logger, maxMessageBytes: Int = 65_536, heartbeatMs: Int64 = 10_000,
-        tls: TLSConfiguration? = nil, compression: Bool = true
+        tls: TLSConfiguration? = nil, compression: Bool = true, configure: (inout ServerOptions) -> Void = { _ in }
     ) async throws {
         try await self.init(
             directory: TemporaryDirectory(), port: 0, gateway: gateway, logger: logger,
-            maxMessageBytes: maxMessageBytes, heartbeatMs: heartbeatMs, tls: tls, compression: compression
+            maxMessageBytes: maxMessageBytes, heartbeatMs: heartbeatMs, tls: tls, compression: compression, configure: configure
         )
     }
 
     init(
         directory: TemporaryDirectory, port requestedPort: Int, gateway: String, logger: Logger,
         maxMessageBytes: Int = 65_536, heartbeatMs: Int64 = 10_000, host: String = "127.0.0.1",
-        tls: TLSConfiguration? = nil, compression: Bool = true
+        tls: TLSConfiguration? = nil, compression: Bool = true, configure: (inout ServerOptions) -> Void = { _ in }
     ) async throws {
         self.directory = directory
         let database = directory.file("server.sqlite")
         let bound = Mutex<Int?>(nil)
-        let options = ServerOptions(
+        var options = ServerOptions(
             host: host, port: requestedPort, databasePath: database, tokens: TokenStore([(gateway, Self.token)]),
             heartbeatMs: heartbeatMs, maxMessageBytes: maxMessageBytes, tls: tls, compression: compression
         )
+        configure(&options)
         registry = options.registry
+        metrics = options.metrics
         feed = options.feed
-        let app = try ServerApplication.make(
+        let services = try ServerApplication.services(
             options: options,
             logger: logger
         ) { port in bound.withLock { $0 = port } }
-        let group = ServiceGroup(services: [app], gracefulShutdownSignals: [], logger: logger)
+        let group = ServiceGroup(services: services, gracefulShutdownSignals: [], logger: logger)
         self.group = group
         task = Task { try await group.run() }
         try await eventually("server listening") { bound.withLock { $0 != nil } }

@@ -55,7 +55,7 @@ private struct SecureStack {
         caFile = try pki.writeAuthority()
         serverIdentity = try pki.server(names: names, addresses: addresses)
         let files = try pki.write(serverIdentity, as: "server")
-        let tls = try ServerTLS.configuration(certificateFile: files.certificate, keyFile: files.key, clientCAFile: clientCA ? caFile : nil)
+        let tls = try ServerTLS(certificateFile: files.certificate, keyFile: files.key, clientCAFile: clientCA ? caFile : nil).configuration
         server = try await TestServer(gateway: "gw-test", logger: logs.logger("server"), tls: tls, compression: compression)
         device = try PseudoTerminal()
     }
