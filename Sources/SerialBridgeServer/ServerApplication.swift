@@ -96,7 +96,8 @@ public enum ServerApplication {
         addRoutes(to: router, store: store, tokens: tokens)
         let metrics = options.metrics
         router.get("/metrics") { _, _ in
-            Response(
+            metrics.liveSubscribers.set(Double(feed.subscriberCount))
+            return Response(
                 status: .ok, headers: [.contentType: "text/plain; version=0.0.4; charset=utf-8"],
                 body: .init(byteBuffer: ByteBuffer(bytes: metrics.render()))
             )
