@@ -56,3 +56,19 @@ struct DashboardBrowserTests {
         return dom
     }
 }
+
+@Suite("Chromium over the DevTools protocol", .serialized)
+struct HeadlessChromiumTests {
+    @Test func aLivePageIsDrivenOverDevTools() async throws {
+        guard let binary = HeadlessChromium.required() else { return }
+        let logs = LogCapture()
+        let server = try await TestServer(gateway: "gw-test", logger: logs.logger("server"))
+        let browser = try await HeadlessChromium(binary: binary, url: "http://127.0.0.1:\(server.port)/")
+        #expect(try await browser.text("document.title") == "SerialBridge")
+        try await browser.waitFor("document.getElementById('link').classList.contains('up')")
+        #expect(browser.consoleErrors.isEmpty, "\(browser.consoleErrors)")
+        #expect(try await browser.screenshot().prefix(4) == [0x89, 0x50, 0x4E, 0x47])
+        await browser.close()
+        try await server.stop()
+    }
+}
