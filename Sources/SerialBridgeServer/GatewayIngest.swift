@@ -15,7 +15,7 @@ import Glibc
 /// The token already named the gateway at the upgrade; a `hello` or reading that claims another
 /// gateway id is a policy violation and closes the connection (1008).
 struct GatewayIngest: Sendable {
-    let store: ReadingStore
+    let store: any ServerStorage
     let feed: LiveFeed
     let registry: GatewayRegistry
     let heartbeatMs: Int64

@@ -51,6 +51,35 @@ struct Serve: AsyncParsableCommand {
     @Flag(name: .long, help: "Do not accept permessage-deflate from clients.")
     var noCompression = false
 
+    @Option(name: .long, help: "Keep raw readings, events and command results this long (30d, 12h, forever).")
+    var retention = "30d"
+
+    @Option(name: .long, help: "Keep the per-minute rollups of numeric values this long.")
+    var minuteRollupRetention = "90d"
+
+    @Option(name: .long, help: "Keep the hourly rollups of numeric values this long.")
+    var hourRollupRetention = "730d"
+
+    /// The retention flags as a policy; a bad age is a usage error naming its flag.
+    func retentionPolicy() throws -> RetentionPolicy {
+        func age(_ flag: String, _ text: String) throws -> Int64? {
+            do {
+                return try RetentionPolicy.parseAge(text)
+            } catch {
+                throw ValidationError("--\(flag): \(error)")
+            }
+        }
+        return RetentionPolicy(
+            raw: try age("retention", retention),
+            minuteRollups: try age("minute-rollup-retention", minuteRollupRetention),
+            hourRollups: try age("hour-rollup-retention", hourRollupRetention)
+        )
+    }
+
+    func validate() throws {
+        _ = try retentionPolicy()
+    }
+
     func run() async throws {
         let level = Logger.Level(rawValue: logLevel) ?? .info
         LoggingSystem.bootstrap { label in
@@ -67,6 +96,7 @@ struct Serve: AsyncParsableCommand {
             throw ExitCode(2)
         }
         var options = ServerOptions(host: host, port: port, databasePath: db, tokens: tokenStore, compression: !noCompression)
+        options.retention = try retentionPolicy()
         switch (tlsCertificate, tlsKey) {
         case (let certificate?, let key?):
             do {
