@@ -100,6 +100,13 @@ public struct JSONWriter {
         commaBits &= ~(1 << UInt64(depth))
     }
 
+    /// Writes one complete, already-encoded JSON value (a stored object, say) where a value goes:
+    /// unlike ``raw(_:)`` it is separated by commas like any other value.
+    public mutating func rawValue(_ value: some StringProtocol) {
+        separate()
+        bytes.append(contentsOf: value.utf8)
+    }
+
     /// Writes `null`.
     public mutating func null() {
         separate()

@@ -19,7 +19,7 @@ import Glibc
 /// with 1007 (bad data) or 1002 (a message kind the protocol does not have), a failed storage
 /// write with 1011, silence with 4001; each is logged with the gateway id and counted.
 struct GatewayIngest: Sendable {
-    let store: ReadingStore
+    let store: any ServerStorage
     let feed: LiveFeed
     let registry: GatewayRegistry
     let metrics: ServerMetrics
@@ -70,7 +70,9 @@ struct GatewayIngest: Sendable {
         }
         metrics.connections.increment()
         metrics.gatewaysConnected.increment()
-        feed.publish(device: nil, LiveMessage.gateway(gateway, online: true, at: Timestamp.nowMilliseconds(), reason: nil))
+        let connectedAt = Timestamp.nowMilliseconds()
+        feed.publish(device: nil, LiveMessage.gateway(gateway, online: true, at: connectedAt, reason: nil))
+        await recordEvent(gateway, .online, at: connectedAt, reason: nil, logger)
         let liveness = Liveness(Self.now())
         let logger2 = logger
         var ending = await withTaskGroup(of: Ending.self) { group in
@@ -100,9 +102,21 @@ struct GatewayIngest: Sendable {
         let at = Timestamp.nowMilliseconds()
         if registry.disconnected(gateway, token: token, at: at, reason: ending.reason) {
             feed.publish(device: nil, LiveMessage.gateway(gateway, online: false, at: at, reason: ending.reason))
+            await recordEvent(gateway, .offline, at: at, reason: ending.reason, logger)
         }
         logger.info("gateway \(gateway) disconnected: \(ending.reason)")
         if case .lost(let error) = ending { throw error }
+    }
+
+    /// Stores an online/offline transition; a failure is logged, never fatal (the transition was
+    /// already pushed to dashboards and is in the registry).
+    private func recordEvent(_ gateway: String, _ kind: GatewayEventKind, at time: Int64, reason: String?, _ logger: Logger) async {
+        do {
+            try await store.recordGatewayEvent(gateway: gateway, kind: kind, at: time, reason: reason)
+        } catch {
+            metrics.storageFailures.increment()
+            logger.error("cannot store gateway \(gateway)'s \(kind.rawValue) event: \(error)")
+        }
     }
 
     /// Reads the connection until it ends; returns how it ended.

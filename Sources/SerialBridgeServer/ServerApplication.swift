@@ -43,6 +43,8 @@ public struct ServerOptions: Sendable {
     public var gatewayRateLimit: RateLimit?
     /// Prometheus metrics, served at `/metrics`.
     public var metrics: ServerMetrics
+    /// How long readings, events, command results and rollups are kept (docs/API.md, "Retention").
+    public var retention: RetentionPolicy = .standard
 
     /// Creates options.
     public init(
@@ -84,7 +86,7 @@ public enum ServerApplication {
     public static func make(
         options: ServerOptions, logger: Logger, onRunning: @escaping @Sendable (Int) async -> Void = { _ in }
     ) throws -> some ApplicationProtocol {
-        let store = try ReadingStore(path: options.databasePath)
+        let store: any ServerStorage = try SQLiteStorage(path: options.databasePath)
         let feed = options.feed
         let ingest = GatewayIngest(
             store: store, feed: feed, registry: options.registry, metrics: options.metrics, heartbeatMs: options.heartbeatMs,
@@ -93,7 +95,7 @@ public enum ServerApplication {
         )
         let tokens = options.tokens
         let router = Router()
-        addRoutes(to: router, store: store, tokens: tokens)
+        addRoutes(to: router, tokens: tokens)
         let metrics = options.metrics
         router.get("/metrics") { _, _ in
             metrics.liveSubscribers.set(Double(feed.subscriberCount))
@@ -102,6 +104,9 @@ public enum ServerApplication {
                 body: .init(byteBuffer: ByteBuffer(bytes: metrics.render()))
             )
         }
+        let api = APIEnvironment(storage: store, registry: options.registry, retention: options.retention, logger: logger)
+        APIRoutes.addReadRoutes(to: router, api)
+        ControlRoutes.add(to: router, api)
         let wsConfiguration = WebSocketServerConfiguration(
             maxFrameSize: options.maxMessageBytes,
             extensions: options.compression ? [.perMessageDeflate(maxDecompressedFrameSize: options.maxMessageBytes)] : []
@@ -134,6 +139,7 @@ public enum ServerApplication {
             router: router,
             server: try options.tls.map { try .tls(upgrade, tlsConfiguration: $0) } ?? upgrade,
             configuration: .init(address: .hostname(options.host, port: options.port), serverName: "serialbridge-server"),
+            services: [RetentionService(storage: store, policy: options.retention, logger: logger)],
             onServerRunning: { channel in
                 await onRunning(channel.localAddress?.port ?? options.port)
             },
@@ -141,7 +147,7 @@ public enum ServerApplication {
         )
     }
 
-    static func addRoutes(to router: Router<BasicRequestContext>, store: ReadingStore, tokens: TokenStore) {
+    static func addRoutes(to router: Router<BasicRequestContext>, tokens: TokenStore) {
         router.get("/") { _, _ in
             Response(
                 status: .ok, headers: [.contentType: "text/html; charset=utf-8", .cacheControl: "no-cache"],
@@ -167,53 +173,6 @@ public enum ServerApplication {
         // A plain GET on the WebSocket path (no upgrade) explains itself.
         router.get("/gateway/v1") { _, _ in
             json(.badRequest, errorBody("this is the gateway WebSocket endpoint; connect with a WebSocket upgrade and a Bearer token"))
-        }
-        router.get("/api/devices") { _, _ in
-            let devices = try await store.devices()
-            var text = "["
-            for (index, device) in devices.enumerated() {
-                if index > 0 { text += "," }
-                var writer = JSONWriter()
-                writer.beginObject()
-                writer.key("id"); writer.string(device.id)
-                writer.key("gateway"); writer.string(device.gateway)
-                writer.key("device"); writer.string(device.device)
-                writer.key("profile"); writer.string(device.profile)
-                writer.key("lastTs"); writer.integer(device.lastTimestamp)
-                writer.key("readings"); writer.integer(device.readingCount)
-                if let state = device.state {
-                    writer.key("state"); writer.string(state)
-                }
-                if let message = device.stateMessage {
-                    writer.key("stateMessage"); writer.string(message)
-                }
-                writer.endObject()
-                var object = String(decoding: writer.bytes, as: UTF8.self)
-                object.removeLast()
-                let flags = device.lastOutOfRangeJSON.map { ",\"outOfRange\":\($0)" } ?? ""
-                text += object + ",\"values\":\(device.lastValuesJSON),\"units\":\(device.unitsJSON)\(flags)}"
-            }
-            return json(.ok, text + "]")
-        }
-        router.get("/api/devices/{id}/readings") { request, context in
-            let id = try context.parameters.require("id")
-            let parts = id.split(separator: ":", maxSplits: 1)
-            guard parts.count == 2 else { return json(.badRequest, errorBody("device id must be GATEWAY:DEVICE")) }
-            var limit = 100
-            if let text = request.uri.queryParameters["limit"] {
-                guard let value = Int(text), (1...10_000).contains(value) else {
-                    return json(.badRequest, errorBody("limit must be an integer from 1 to 10000"))
-                }
-                limit = value
-            }
-            let readings = try await store.readings(gateway: String(parts[0]), device: String(parts[1]), limit: limit)
-            var text = "["
-            for (index, reading) in readings.enumerated() {
-                if index > 0 { text += "," }
-                let flags = reading.outOfRangeJSON.map { ",\"outOfRange\":\($0)" } ?? ""
-                text += "{\"epoch\":\(reading.id.epoch),\"seq\":\(reading.id.sequence),\"ts\":\(reading.timestamp),\"values\":\(reading.valuesJSON)\(flags)}"
-            }
-            return json(.ok, text + "]")
         }
     }
 

@@ -61,6 +61,38 @@ struct Serve: AsyncParsableCommand {
     @Option(name: .long, help: "Readings per second each gateway may send (it is paced above that; 0 for no limit).")
     var gatewayRateLimit: Double = 5_000
 
+    @Option(name: .long, help: "Keep raw readings, events and command results this long (30d, 12h, forever).")
+    var retention = "30d"
+
+    @Option(name: .long, help: "Keep the per-minute rollups of numeric values this long.")
+    var minuteRollupRetention = "90d"
+
+    @Option(name: .long, help: "Keep the hourly rollups of numeric values this long.")
+    var hourRollupRetention = "730d"
+
+    /// The retention flags as a policy; a bad age is a usage error naming its flag.
+    func retentionPolicy() throws -> RetentionPolicy {
+        func age(_ flag: String, _ text: String) throws -> Int64? {
+            do {
+                return try RetentionPolicy.parseAge(text)
+            } catch {
+                throw ValidationError("--\(flag): \(error)")
+            }
+        }
+        return RetentionPolicy(
+            raw: try age("retention", retention),
+            minuteRollups: try age("minute-rollup-retention", minuteRollupRetention),
+            hourRollups: try age("hour-rollup-retention", hourRollupRetention)
+        )
+    }
+
+    func validate() throws {
+        _ = try retentionPolicy()
+        guard heartbeatMs >= 100 else { throw ValidationError("--heartbeat-ms must be at least 100") }
+        guard missedHeartbeats >= 1 else { throw ValidationError("--missed-heartbeats must be at least 1") }
+        guard gatewayRateLimit >= 0 else { throw ValidationError("--gateway-rate-limit must be 0 (no limit) or more") }
+    }
+
     func run() async throws {
         let level = Logger.Level(rawValue: logLevel) ?? .info
         LoggingSystem.bootstrap { label in
@@ -76,15 +108,12 @@ struct Serve: AsyncParsableCommand {
             logger.critical("\(error)")
             throw ExitCode(2)
         }
-        guard heartbeatMs >= 100, missedHeartbeats >= 1, gatewayRateLimit >= 0 else {
-            logger.critical("--heartbeat-ms must be at least 100, --missed-heartbeats at least 1, --gateway-rate-limit 0 or more")
-            throw ExitCode(2)
-        }
         var options = ServerOptions(
             host: host, port: port, databasePath: db, tokens: tokenStore, heartbeatMs: heartbeatMs, compression: !noCompression,
             missedHeartbeats: missedHeartbeats,
             gatewayRateLimit: gatewayRateLimit > 0 ? RateLimit(perSecond: gatewayRateLimit, burst: gatewayRateLimit * 10) : nil
         )
+        options.retention = try retentionPolicy()
         var tls: ServerTLS?
         switch (tlsCertificate, tlsKey) {
         case (let certificate?, let key?):

@@ -105,6 +105,12 @@ struct ServerLimitsTests {
         try await eventually("online and offline pushed to dashboards") { online.withLock { $0.count } >= 2 }
         #expect(online.withLock { $0[0].contains(#""online":true"#) && $0[1].contains(#""online":false"#) })
         #expect(logs.count(containing: "closing gateway gw-test's connection: heartbeat timeout") == 1)
+        // Both transitions are stored as gateway events.
+        try await eventually("offline event stored") {
+            try await server.store.events(EventQuery(gateway: "gw-test")).map(\.kind) == ["online", "offline"]
+        }
+        let offline = try await server.store.events(EventQuery(gateway: "gw-test")).last
+        #expect(offline?.message?.hasPrefix("heartbeat timeout") == true)
         watcher.cancel()
         try await server.stop()
     }
