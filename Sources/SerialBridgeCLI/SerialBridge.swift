@@ -1,4 +1,5 @@
 import ArgumentParser
+import CoreMetrics
 import Logging
 import SerialBridgeGateway
 import SerialBridgeJSON
@@ -59,6 +60,9 @@ struct Run: AsyncParsableCommand {
             for problem in error.problems { logger.critical("\(problem)") }
             throw ExitCode(2)
         }
+        // One gateway per process here: whatever a library reports through swift-metrics is served
+        // on the gateway's own endpoint too.
+        MetricsSystem.bootstrap(gateway.metrics.factory)
         try await gateway.serviceGroup().run()
         logger.info("gateway stopped")
     }

@@ -64,11 +64,17 @@ public final class BusSession: Sendable {
     private let polled: [PolledDevice]
     private let queue: OutboundQueue
     private let tap: RawTap?
+    private let board: DeviceCounterBoard?
     private let logger: Logger
     private let inbox = Mutex(Inbox())
 
     /// Creates a session for `members` on `path`. Devices without polling are only commanded.
-    public init(path: String, members: [Member], serial: SerialSettings? = nil, queue: OutboundQueue, tap: RawTap? = nil, logger: Logger) {
+    /// With `counters`, each member's counters are published there.
+    public init(
+        path: String, members: [Member], serial: SerialSettings? = nil, queue: OutboundQueue, tap: RawTap? = nil,
+        counters: DeviceCounterBoard? = nil, logger: Logger
+    ) {
+        self.board = counters
         self.path = path
         self.tap = tap
         self.members = members
@@ -135,6 +141,8 @@ public final class BusSession: Sendable {
         var random = SystemRandomNumberGenerator()
         var lastError: String?
         var scheduler = BusScheduler(devices: polled, now: Self.now())
+        let slots = board.map { board in members.map { board.open(device: $0.device) } } ?? []
+        defer { for slot in slots { board?.close(slot) } }
         while !Task.isCancelled {
             do {
                 let port = try SerialPort.open(path: path, settings: serial)
@@ -142,8 +150,9 @@ public final class BusSession: Sendable {
                 logger.info("opened \(path) at \(serial): \(members.map { "\($0.device) (\($0.profile.name))" }.joined(separator: ", "))")
                 for member in members { report(member, .attached, counters: PollCounters()) }
                 backoff.reset()
-                let ending = await drive(port, scheduler: &scheduler)
+                let ending = await drive(port, scheduler: &scheduler, slots: slots)
                 port.close()
+                for (index, slot) in slots.enumerated() { slot.publish(.init(poll: scheduler.counters(of: index), open: false)) }
                 scheduler.abandon(reason: "\(path) closed")
                 deliver(scheduler.takeOutputs())
                 for (index, member) in members.enumerated() {
@@ -163,7 +172,7 @@ public final class BusSession: Sendable {
     }
 
     /// Runs the line until the port ends or the task is cancelled; returns why it ended.
-    private func drive(_ port: SerialPort, scheduler: inout BusScheduler) async -> String {
+    private func drive(_ port: SerialPort, scheduler: inout BusScheduler, slots: [DeviceCounterBoard.Slot]) async -> String {
         let channel: NIOAsyncChannel<ByteBuffer, ByteBuffer>
         do {
             channel = try await port.asyncChannel()
@@ -213,6 +222,7 @@ public final class BusSession: Sendable {
                         }
                         let snapshot = members.indices.map { scheduler.counters(of: $0) }
                         inbox.withLock { $0.counters = snapshot }
+                        for (slot, counters) in zip(slots, snapshot) { slot.publish(.init(poll: counters, open: true)) }
                     }
                     try await pump()
                     loop: for await event in events {

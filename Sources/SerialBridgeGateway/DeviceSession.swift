@@ -25,13 +25,15 @@ public struct DeviceSession: Sendable {
     public let format: WireFormat
     private let queue: OutboundQueue
     private let tap: RawTap?
+    private let board: DeviceCounterBoard?
     private let logger: Logger
 
-    /// Creates a session.
+    /// Creates a session; with `counters`, it publishes its counters there.
     public init(
         device: String, path: String, profile: DeviceProfile, format: WireFormat = .json, queue: OutboundQueue,
-        tap: RawTap? = nil, logger: Logger
+        tap: RawTap? = nil, counters: DeviceCounterBoard? = nil, logger: Logger
     ) {
+        self.board = counters
         self.device = device
         self.format = format
         self.tap = tap
@@ -49,17 +51,21 @@ public struct DeviceSession: Sendable {
         var random = SystemRandomNumberGenerator()
         var lastError: String?
         var totals = SessionTotals()
+        let slot = board?.open(device: device)
+        defer { slot.map { board?.close($0) } }
         while !Task.isCancelled {
             do {
                 let port = try SerialPort.open(path: path, settings: profile.serial)
                 lastError = nil
                 logger.info("opened \(path) at \(profile.serial) with profile \(profile.name)")
                 report(.attached, totals: totals)
+                slot?.publish(DeviceCounterBoard.Counts(totals: totals, current: ParserCounters(), open: true))
                 backoff.reset()
-                let (counters, ending) = await read(port)
+                let (counters, ending) = await read(port, totals: totals, slot: slot)
                 port.close()
                 totals.add(counters)
                 totals.reopens += 1
+                slot?.publish(DeviceCounterBoard.Counts(totals: totals, current: ParserCounters(), open: false))
                 if Task.isCancelled {
                     report(.detached, message: "session stopped (device removed, or the gateway is stopping)", totals: totals)
                     return
@@ -85,7 +91,9 @@ public struct DeviceSession: Sendable {
         )
     }
 
-    private func read(_ port: SerialPort) async -> (ParserCounters, String) {
+    /// Reads until the port ends; publishes `totals` plus this connection's counters to `slot`
+    /// after every read.
+    private func read(_ port: SerialPort, totals: SessionTotals, slot: DeviceCounterBoard.Slot?) async -> (ParserCounters, String) {
         var parser = DeviceParser(spec: profile.parsing)
         let encoder = ReadingEncoder(
             gateway: queue.gateway, device: device, profile: profile.name,
@@ -114,6 +122,7 @@ public struct DeviceSession: Sendable {
                     }
                     queue.enqueue(drafts)
                     drafts.removeAll(keepingCapacity: true)
+                    slot?.publish(DeviceCounterBoard.Counts(totals: totals, current: parser.counters, open: true))
                 }
                 guard let interval = profile.parsing.framing.idleFlushInterval else {
                     for try await buffer in inbound {

@@ -13,6 +13,7 @@ struct DiscoveredDevices: Service {
     let format: WireFormat
     let queue: OutboundQueue
     let tap: RawTap
+    let counters: DeviceCounterBoard
     let logger: Logger
 
     func run() async throws {
@@ -41,10 +42,10 @@ struct DiscoveredDevices: Service {
                         guard let profile = byName[profileName] else { continue }
                         logger.info("discovered \(path) as \(device), profile \(profileName)")
                         if profile.polling != nil || !profile.commands.isEmpty {
-                            let bus = BusSession(path: path, members: [.init(device: device, profile: profile, format: format)], queue: queue, tap: tap, logger: logger)
+                            let bus = BusSession(path: path, members: [.init(device: device, profile: profile, format: format)], queue: queue, tap: tap, counters: counters, logger: logger)
                             sessions[device] = Task { await bus.run() }
                         } else {
-                            let session = DeviceSession(device: device, path: path, profile: profile, format: format, queue: queue, tap: tap, logger: logger)
+                            let session = DeviceSession(device: device, path: path, profile: profile, format: format, queue: queue, tap: tap, counters: counters, logger: logger)
                             sessions[device] = Task { await session.run() }
                         }
                     case .stop(let device):

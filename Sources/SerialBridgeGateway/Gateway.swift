@@ -33,14 +33,23 @@ public struct Gateway: Sendable {
     public let tap: RawTap
     /// Every loaded profile, for discovery.
     public let profiles: [DeviceProfile]
+    /// Every device's counters, as its sessions publish them.
+    public let deviceCounters: DeviceCounterBoard
+    /// Link, spool and device metrics, served at `/metrics` (see ``metricsAddress``).
+    public let metrics: GatewayMetrics
+    private let metricsBound = BoundAddress()
     private let logger: Logger
 
     /// Loads profiles and the token, advances the epoch, and builds every part.
-    /// - Parameter environment: looks up environment variables (`https_proxy`, `no_proxy`…);
-    ///   the process's own by default.
+    /// - Parameters:
+    ///   - environment: looks up environment variables (`https_proxy`, `no_proxy`…); the
+    ///     process's own by default.
+    ///   - clock: the uplink's time (backoff, heartbeats, deadlines, connection age); tests pass
+    ///     their own.
     /// - Throws: ``GatewayStartError`` with every problem found, so one start reports them all.
     public init(
-        config: GatewayConfig, logger: Logger, environment: (String) -> String? = Gateway.processEnvironment
+        config: GatewayConfig, logger: Logger, environment: (String) -> String? = Gateway.processEnvironment,
+        clock: UplinkClock = .continuous
     ) throws(GatewayStartError) {
         var problems: [String] = []
         var library = ProfileLibrary()
@@ -57,7 +66,7 @@ public struct Gateway: Sendable {
         } catch {
             problems.append("\(config.tokenFile): cannot read token file: \(error)")
         }
-        var transport = UplinkTransport(compression: config.uplink.compression)
+        var transport = UplinkTransport(compression: config.uplink.compression, setupTimeout: config.connectTimeout)
         do {
             transport.tls = try config.uplink.tls.map { settings throws(UplinkTLSSetupError) in try UplinkTLS(settings) }
         } catch {
@@ -95,15 +104,21 @@ public struct Gateway: Sendable {
         self.uplink = Uplink(
             configuration: .init(
                 url: config.serverURL, token: token, gateway: config.gatewayId,
-                software: Self.softwareVersion, backoff: config.backoff, drainTimeout: config.drainTimeout,
+                software: Self.softwareVersion, backoff: config.backoff,
+                connectTimeout: config.connectTimeout, drainTimeout: config.drainTimeout,
                 transport: transport, fallbackURLs: config.fallbackURLs, maxConnectionAge: config.maxConnectionAge,
-                allowedMissedBeats: config.missedHeartbeats
+                allowedMissedBeats: config.missedHeartbeats, clock: clock
             ),
             queue: queue, logger: logger
         )
         let tap = RawTap(uplink: uplink)
         self.tap = tap
-        let supervisor = SessionSupervisor(config: config, library: library, queue: queue, tap: tap, logger: logger)
+        let deviceCounters = DeviceCounterBoard()
+        self.deviceCounters = deviceCounters
+        self.metrics = GatewayMetrics(
+            gateway: config.gatewayId, version: Self.softwareVersion, epoch: epoch, uplink: uplink, queue: queue, devices: deviceCounters
+        )
+        let supervisor = SessionSupervisor(config: config, library: library, queue: queue, tap: tap, counters: deviceCounters, logger: logger)
         self.supervisor = supervisor
         if let proxy = transport.proxy { logger.info("the uplink tunnels through proxy \(proxy)") }
         uplink.setDownlink(
@@ -162,6 +177,10 @@ public struct Gateway: Sendable {
     /// sessions whose profile or binding changed.
     public var sessionStarts: [String: Int] { supervisor.starts }
 
+    /// Where the metrics endpoint listens (port 0 resolved to the one bound), once it does; nil
+    /// before, when it is off (`metrics.listen: null`) or could not listen.
+    public var metricsAddress: MetricsListen? { metricsBound.address }
+
     /// The bus session of a configured device (polled or commanded), for status and tests.
     public func busSession(for device: String) -> BusSession? { supervisor.bus(for: device) }
 
@@ -170,11 +189,18 @@ public struct Gateway: Sendable {
         let devices = config.ports.count + config.buses.reduce(0) { $0 + $1.devices.count }
         logger.info("gateway \(config.gatewayId) starting: epoch \(epoch), \(devices) configured device(s), server \(config.serverURL)")
         // ServiceGroup stops services in reverse order: sessions first, then the uplink drains.
-        var services: [any Service] = [uplink, NetworkFollower(uplink: uplink, logger: logger), supervisor]
+        var services: [any Service] = []
+        if let listen = config.metricsListen {
+            // First, so it stops last: the drain can be watched.
+            services.append(MetricsServer(listen: listen, metrics: metrics, uplink: uplink, bound: metricsBound, logger: logger))
+        }
+        services += [uplink, NetworkFollower(uplink: uplink, logger: logger), supervisor] as [any Service]
         if config.discovery {
             let paths = config.ports.map(\.path) + config.buses.map(\.path)
             let staticPaths = Set(paths.flatMap { [$0, Self.resolvedLink($0)] })
-            services.append(DiscoveredDevices(profiles: profiles, staticPaths: staticPaths, format: config.encoding, queue: queue, tap: tap, logger: logger))
+            services.append(DiscoveredDevices(
+                profiles: profiles, staticPaths: staticPaths, format: config.encoding, queue: queue, tap: tap, counters: deviceCounters, logger: logger
+            ))
         }
         return ServiceGroup(
             configuration: .init(

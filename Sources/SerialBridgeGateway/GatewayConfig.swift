@@ -54,6 +54,10 @@ public struct GatewayConfig: Sendable {
     public var maxConnectionAge: Duration?
     /// Unanswered heartbeats after which the link is declared dead.
     public var missedHeartbeats: Int = 3
+    /// The connect deadline: from dialling to the server's `welcome` (`uplink.connectTimeoutMs`).
+    public var connectTimeout: Duration = .seconds(30)
+    /// Where `/metrics` and `/healthz` are served (`metrics.listen`); nil: not at all.
+    public var metricsListen: MetricsListen? = .default
     /// File holding the bearer token (absolute after loading).
     public var tokenFile: String
     /// TLS, proxy and compression of the link (`server.tls`, `server.proxy`, `server.compression`).
@@ -93,9 +97,11 @@ public struct GatewayConfig: Sendable {
         var fallbackURLs: [ServerURL] = []
         var maxConnectionAge: Duration?
         var missedHeartbeats = 3
+        var connectTimeoutMs = 30_000
         if var link = root.object("uplink") {
             if let milliseconds = link.integer("maxConnectionAgeMs", in: 100...604_800_000) { maxConnectionAge = .milliseconds(milliseconds) }
             missedHeartbeats = link.integer("missedHeartbeats", in: 1...10) ?? 3
+            connectTimeoutMs = link.integer("connectTimeoutMs", in: 100...600_000) ?? 30_000
             root.absorb(link)
         }
         var uplink = UplinkOptions()
@@ -189,6 +195,7 @@ public struct GatewayConfig: Sendable {
         let encoding = root.choice("encoding", WireFormat.self) ?? .json
         let logLevel = root.choice("logLevel", LogLevelName.self)?.rawValue ?? "info"
         let spool = Self.spool(&root)
+        let metricsListen = MetricsListen.read(&root)
         let errors = root.finish()
         guard errors.isEmpty, let gatewayId, let url, let tokenFile else { throw ConfigErrors(errors) }
         var config = GatewayConfig(
@@ -199,6 +206,8 @@ public struct GatewayConfig: Sendable {
         config.fallbackURLs = fallbackURLs
         config.maxConnectionAge = maxConnectionAge
         config.missedHeartbeats = missedHeartbeats
+        config.connectTimeout = .milliseconds(connectTimeoutMs)
+        config.metricsListen = metricsListen
         return config
     }
 

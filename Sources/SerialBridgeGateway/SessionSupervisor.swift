@@ -29,10 +29,15 @@ final class SessionSupervisor: Service, Sendable {
     private let state: Mutex<State>
     private let queue: OutboundQueue
     private let tap: RawTap
+    private let counters: DeviceCounterBoard
     private let logger: Logger
     private let watchInterval: Duration
 
-    init(config: GatewayConfig, library: ProfileLibrary, queue: OutboundQueue, tap: RawTap, logger: Logger, watchInterval: Duration = .seconds(1)) {
+    init(
+        config: GatewayConfig, library: ProfileLibrary, queue: OutboundQueue, tap: RawTap, counters: DeviceCounterBoard,
+        logger: Logger, watchInterval: Duration = .seconds(1)
+    ) {
+        self.counters = counters
         self.state = Mutex(State(config: config, library: library))
         self.queue = queue
         self.tap = tap
@@ -157,7 +162,7 @@ final class SessionSupervisor: Service, Sendable {
         switch plan.kind {
         case .stream(let device, let profileName, let format):
             guard let profile = library.profiles[profileName] else { return nil }
-            let session = DeviceSession(device: device, path: plan.path, profile: profile, format: format, queue: queue, tap: tap, logger: logger)
+            let session = DeviceSession(device: device, path: plan.path, profile: profile, format: format, queue: queue, tap: tap, counters: counters, logger: logger)
             return Running(plan: plan, task: Task { await session.run() }, bus: nil)
         case .bus(let members, let serial):
             let resolved = members.compactMap { member in
@@ -166,7 +171,7 @@ final class SessionSupervisor: Service, Sendable {
                 }
             }
             guard resolved.count == members.count else { return nil }
-            let session = BusSession(path: plan.path, members: resolved, serial: serial, queue: queue, tap: tap, logger: logger)
+            let session = BusSession(path: plan.path, members: resolved, serial: serial, queue: queue, tap: tap, counters: counters, logger: logger)
             return Running(plan: plan, task: Task { await session.run() }, bus: session)
         }
     }

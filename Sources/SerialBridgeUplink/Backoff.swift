@@ -41,6 +41,12 @@ public struct Backoff: Sendable {
         return Self.jitter(between: cap / 2, and: cap, using: &random)
     }
 
+    /// A short delay that is no failed attempt, for a server that went away on purpose (1001,
+    /// 1012) and will be back, or another will: uniform in [floor, min(initial, 1 s)].
+    public func briefDelay(using random: inout some RandomNumberGenerator) -> Duration {
+        Self.jitter(between: floor, and: min(initial, .seconds(1)), using: &random)
+    }
+
     /// Forgets past failures, after a connection stayed up long enough to count as healthy.
     public mutating func reset() { attempts = 0 }
 

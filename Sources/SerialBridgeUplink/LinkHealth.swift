@@ -33,6 +33,8 @@ public struct LinkHealth: Sendable, Hashable {
     public var endings: [Cause: Int] = [:]
     /// Close code of the last close frame the server sent, if any.
     public var lastCloseCode: Int?
+    /// Close frames the server sent, by close code.
+    public var serverCloses: [Int: Int] = [:]
     /// Heartbeats unanswered right now, and in all.
     public var missedBeats: Int = 0
     /// Heartbeats unanswered since start.

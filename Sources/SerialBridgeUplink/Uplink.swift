@@ -38,8 +38,14 @@ public final class Uplink: Service, Sendable {
         public var backoff: Backoff
         /// A connection that stayed up this long resets the backoff.
         public var stableAfter: Duration
-        /// How long to wait for `welcome` after `hello`.
-        public var handshakeTimeout: Duration
+        /// The connect deadline: from dialling to `welcome` (TCP, proxy `CONNECT`, TLS, WebSocket
+        /// upgrade, `hello`/`welcome`). A peer that accepts TCP and then says nothing is given up on
+        /// after it, and redialled. Also bounds the transport's own set-up time.
+        public var connectTimeout: Duration
+        /// At a connection-age rollover, how long in-flight frames may take to be acknowledged.
+        public var rolloverTimeout: Duration
+        /// Where backoff waits, heartbeats, deadlines and connection age take their time from.
+        public var clock: UplinkClock
         /// How long graceful shutdown waits for outstanding acknowledgements.
         public var drainTimeout: Duration
         /// Readings per write batch.
@@ -57,9 +63,10 @@ public final class Uplink: Service, Sendable {
         public init(
             url: ServerURL, token: String, gateway: String, software: String,
             backoff: Backoff = Backoff(), stableAfter: Duration = .seconds(30),
-            handshakeTimeout: Duration = .seconds(10), drainTimeout: Duration = .seconds(10),
+            connectTimeout: Duration = .seconds(30), drainTimeout: Duration = .seconds(10),
             batchSize: Int = 256, transport: UplinkTransport = UplinkTransport(),
-            fallbackURLs: [ServerURL] = [], maxConnectionAge: Duration? = nil, allowedMissedBeats: Int = 3
+            fallbackURLs: [ServerURL] = [], maxConnectionAge: Duration? = nil, allowedMissedBeats: Int = 3,
+            rolloverTimeout: Duration = .seconds(10), clock: UplinkClock = .continuous
         ) {
             self.urls = [url] + fallbackURLs
             self.maxConnectionAge = maxConnectionAge
@@ -69,15 +76,21 @@ public final class Uplink: Service, Sendable {
             self.software = software
             self.backoff = backoff
             self.stableAfter = stableAfter
-            self.handshakeTimeout = handshakeTimeout
+            self.connectTimeout = connectTimeout
+            self.rolloverTimeout = rolloverTimeout
+            self.clock = clock
             self.drainTimeout = drainTimeout
             self.batchSize = batchSize
+            // The transport's set-up time (TCP to upgrade) is part of the connect deadline.
+            var transport = transport
+            transport.setupTimeout = min(transport.setupTimeout, connectTimeout)
+            transport.connectTimeout = min(transport.connectTimeout, connectTimeout)
             self.transport = transport
         }
     }
 
     /// Link state, for status and tests.
-    public enum LinkState: String, Sendable {
+    public enum LinkState: String, Sendable, CaseIterable {
         case connecting, up, waiting, stopped
     }
 
@@ -91,7 +104,11 @@ public final class Uplink: Service, Sendable {
         var lastWritten: ReadingID?
         var ending: LinkHealth.Cause?
         var connections = 0
-        var drainDeadline: ContinuousClock.Instant?
+        /// On the uplink clock: when the drain gives up, and when the current connection came up.
+        var drainDeadline: Duration?
+        var connectedAt: Duration?
+        /// Largest message sent, lowered after the server closed with 1009; nil: the welcome's.
+        var messageCeiling: Int?
         var heartbeat = HeartbeatMonitor()
         var heartbeatInterval: Duration = .seconds(10)
         var messageLimits = (maxMessageBytes: 65_536, chunkBytes: 65_536)
@@ -124,6 +141,12 @@ public final class Uplink: Service, Sendable {
 
     /// Current state.
     public var state: LinkState { shared.withLock { $0.state } }
+    /// How long the current connection has been up (since `welcome`), on the uplink's clock;
+    /// nil while the link is down.
+    public var connectionUptime: Duration? {
+        let connectedAt = shared.withLock { $0.state == .up ? $0.connectedAt : nil }
+        return connectedAt.map { configuration.clock.now - $0 }
+    }
     /// The link's health: state, round trips, endings by cause, traffic.
     public var health: LinkHealth { shared.withLock { $0.health } }
 
@@ -188,7 +211,7 @@ public final class Uplink: Service, Sendable {
     private func beginDrain() {
         let sleeper = shared.withLock { shared -> CheckedContinuation<Void, Never>? in
             shared.draining = true
-            shared.drainDeadline = .now + configuration.drainTimeout
+            shared.drainDeadline = configuration.clock.now + configuration.drainTimeout
             defer { shared.wakeSleeper = nil }
             return shared.wakeSleeper
         }
@@ -201,6 +224,7 @@ public final class Uplink: Service, Sendable {
         var backoff = configuration.backoff
         var random = SystemRandomNumberGenerator()
         var endpoint = 0
+        let clock = configuration.clock
         while !Task.isCancelled {
             if isDraining {
                 reportUndelivered()
@@ -214,72 +238,103 @@ public final class Uplink: Service, Sendable {
                 $0.lastWritten = nil
                 $0.health.server = url.description
             }
-            let started = ContinuousClock.now
-            var refusedToken = false
+            let dialed = clock.now
+            var wait = CloseReaction.Wait.backoff
+            // A failure moves on to the next URL; a stable connection stays where it is.
+            var nextURL = true
             var cause = LinkHealth.Cause.connectFailed
             do {
-                let close = try await connectOnce(url)
-                let lasted = ContinuousClock.now - started
-                if lasted >= configuration.stableAfter { backoff.reset() }
+                let close = try await connectOnce(url, dialedAt: dialed)
+                let stable = clock.now - dialed >= configuration.stableAfter
+                if stable { backoff.reset() }
                 if isDraining, queue.snapshot.depth == 0 { return }
                 cause = shared.withLock { $0.ending } ?? (close == nil ? .dropped : .closedByServer)
-                if let close {
-                    shared.withLock { $0.health.lastCloseCode = Int(UInt16(webSocketErrorCode: close.closeCode)) }
-                }
-                let code = close.map { " with \(Self.describe($0.closeCode))\($0.reason.map { ": \($0)" } ?? "")" } ?? ""
                 if cause == .connectionAge {
                     shared.withLock { $0.health.ended(cause) }
                     logger.info("connection to \(url) reached its maximum age; redialling at once")
                     continue
                 }
-                logger.warning("link to \(url) closed\(code) (\(cause.rawValue)); redialling")
-                if lasted < configuration.stableAfter, configuration.urls.count > 1 { endpoint = (endpoint + 1) % configuration.urls.count }
+                nextURL = !stable
+                if cause == .closedByServer, let close {
+                    let reaction = await react(to: close, from: url)
+                    wait = reaction.wait
+                    nextURL = nextURL || reaction.triesNextURL
+                } else {
+                    logger.warning("link to \(url) closed (\(cause.rawValue)); redialling")
+                }
             } catch is LinkDeclaredDead {
                 cause = .heartbeatTimeout
-                if configuration.urls.count > 1 { endpoint = (endpoint + 1) % configuration.urls.count }
             } catch let error as WebSocketClientError where error == .webSocketUpgradeFailed {
                 cause = .refused
                 let verdict = await AuthProbe.check(url, token: configuration.token, transport: configuration.transport)
                 switch verdict {
                 case .refused(let status, let reason):
-                    refusedToken = true
+                    wait = .cap
                     logger.error("server refused the token for gateway \"\(configuration.gateway)\": \(reason) (HTTP \(status) from \(url.authPath)); check the token file")
                 case .accepted:
                     logger.error("server refused the WebSocket upgrade although it accepts the token: wrong path \(url.path), or the server is not a SerialBridge server")
                 case .unexpected, .unreachable:
                     logger.error("server refused the WebSocket upgrade; server unavailable? (\(verdict))")
                 }
-                if configuration.urls.count > 1 { endpoint = (endpoint + 1) % configuration.urls.count }
             } catch {
                 logger.warning("cannot connect to \(url): \(error)")
-                if configuration.urls.count > 1 { endpoint = (endpoint + 1) % configuration.urls.count }
             }
+            if nextURL, configuration.urls.count > 1 { endpoint = (endpoint + 1) % configuration.urls.count }
             shared.withLock { $0.health.ended(cause) }
-            let delay = refusedToken ? backoff.capDelay(using: &random) : backoff.nextDelay(using: &random)
+            let delay = switch wait {
+            case .brief: backoff.briefDelay(using: &random)
+            case .backoff: backoff.nextDelay(using: &random)
+            case .cap: backoff.capDelay(using: &random)
+            }
             let next = configuration.urls.count > 1 ? " to \(configuration.urls[endpoint])" : ""
             logger.info("retrying\(next) in \(Self.format(delay)) (attempt \(backoff.attempts))")
             await sleep(delay)
         }
     }
 
-    static func describe(_ code: WebSocketErrorCode) -> String {
-        switch code {
-        case .normalClosure: "1000 (normal)"
-        case .goingAway: "1001 (going away)"
-        case .protocolError: "1002 (protocol error)"
-        case .dataInconsistentWithMessage: "1007 (invalid data)"
-        case .policyViolation: "1008 (policy violation)"
-        case .messageTooLarge: "1009 (message too large)"
-        case .unexpectedServerError: "1011 (server error)"
-        default: "\(UInt16(webSocketErrorCode: code))"
+    /// Logs a close the server sent, and does what its code calls for (docs/PROTOCOL.md#close-codes)
+    /// apart from waiting and failing over, which the connect loop does.
+    private func react(to close: WebSocketCloseFrame, from url: ServerURL) async -> CloseReaction {
+        let code = UInt16(webSocketErrorCode: close.closeCode)
+        let reaction = CloseReaction.of(code)
+        shared.withLock {
+            $0.health.lastCloseCode = Int(code)
+            $0.health.serverCloses[Int(code), default: 0] += 1
         }
+        let reason = close.reason.flatMap { $0.isEmpty ? nil : ": \($0)" } ?? ""
+        let then = switch reaction.wait {
+        case .brief: "redialling shortly"
+        case .backoff: "redialling with backoff"
+        case .cap: "waiting the longest backoff before redialling"
+        }
+        logger.log(level: reaction.level, "server closed the link to \(url) with \(code) (\(reaction.meaning))\(reason); \(then)")
+        if reaction.asksAuthEndpoint {
+            switch await AuthProbe.check(url, token: configuration.token, transport: configuration.transport) {
+            case .refused(let status, let why):
+                logger.error("server refused the token for gateway \"\(configuration.gateway)\": \(why) (HTTP \(status) from \(url.authPath)); check the token file")
+            case .accepted:
+                logger.error("the server accepts the token, so the policy it enforced is another: is gatewayId \"\(configuration.gateway)\" the id the token was issued to?")
+            case let verdict:
+                logger.error("could not ask the server why: \(verdict)")
+            }
+        }
+        if reaction.shrinksMessages {
+            let ceiling = shared.withLock { shared -> Int in
+                let current = shared.messageCeiling ?? shared.messageLimits.maxMessageBytes
+                shared.messageCeiling = max(Chunking.minimumChunkBytes, current / 2)
+                return shared.messageCeiling ?? current
+            }
+            logger.error("the server's message limit is lower than its welcome said; sending messages of at most \(ceiling) bytes from now on")
+        }
+        return reaction
     }
 
-    /// Sleeps, but wakes at once when graceful shutdown starts.
+    /// Sleeps on the uplink's clock, but wakes at once when graceful shutdown starts or the
+    /// network comes back.
     private func sleep(_ delay: Duration) async {
         shared.withLock { $0.state = .waiting }
         await withTaskGroup(of: Void.self) { group in
-            group.addTask { try? await Task.sleep(for: delay) }
+            group.addTask { try? await self.configuration.clock.sleep(for: delay) }
             group.addTask {
                 await withCheckedContinuation { continuation in
                     let resumeNow = self.shared.withLock { shared -> Bool in
@@ -307,7 +362,7 @@ public final class Uplink: Service, Sendable {
         }
     }
 
-    private func connectOnce(_ url: ServerURL) async throws -> WebSocketCloseFrame? {
+    private func connectOnce(_ url: ServerURL, dialedAt: Duration) async throws -> WebSocketCloseFrame? {
         var headers = HTTPFields()
         headers[.authorization] = "Bearer \(configuration.token)"
         headers[.secWebSocketProtocol] = Subprotocol.name
@@ -322,8 +377,8 @@ public final class Uplink: Service, Sendable {
             configuration: clientConfiguration,
             transport: configuration.transport,
             logger: logger
-        ) { inbound, outbound, _ in
-            try await self.session(url: url, inbound: inbound, outbound: outbound)
+        ) { inbound, outbound, context in
+            try await self.session(url: url, dialedAt: dialedAt, inbound: inbound, outbound: outbound, context: context)
         }
         // The WebSocket library closes its connection the moment graceful shutdown starts, before
         // the uplink has drained. So the client runs outside the graceful-shutdown context (a
@@ -338,7 +393,9 @@ public final class Uplink: Service, Sendable {
     }
 
     /// One connection: hello → welcome → send and acknowledge until the link ends.
-    private func session(url: ServerURL, inbound: WebSocketInboundStream, outbound: WebSocketOutboundWriter) async throws {
+    private func session(
+        url: ServerURL, dialedAt: Duration, inbound: WebSocketInboundStream, outbound: WebSocketOutboundWriter, context: UplinkSocket.Context
+    ) async throws {
         let snapshot = queue.snapshot
         let hello = Hello(
             gateway: configuration.gateway, software: configuration.software,
@@ -354,14 +411,28 @@ public final class Uplink: Service, Sendable {
             shared.withLock { $0.outOfBand = nil }
             outOfBandInput.finish()
         }
-        let started = ContinuousClock.now
+        let clock = configuration.clock
+        let deadlines = ConnectionWatch(
+            dialedAt: dialedAt, connectTimeout: configuration.connectTimeout, openedAt: clock.now,
+            maxAge: configuration.maxConnectionAge, settleTimeout: configuration.rolloverTimeout
+        )
         try await withThrowingTaskGroup(of: Void.self) { group in
             group.addTask {
                 // The reader owns the inbound iterator: welcome first, then acks and heartbeats.
                 var messages = inbound.messages(maxSize: MessageCodec.maxMessageBytes).makeAsyncIterator()
                 guard let first = try await messages.next() else { return }
                 self.countInbound(first)
-                guard try await self.accept(welcome: first, url: url, outbound: outbound) else { return }
+                switch try await self.accept(welcome: first, url: url, outbound: outbound) {
+                case .welcomed:
+                    break
+                case .rejected:
+                    // The server said why in an `error`; its close code (next) decides the reaction.
+                    // The connect deadline bounds the wait.
+                    while let message = try await messages.next() { self.countInbound(message) }
+                    return
+                case .closed:
+                    return
+                }
                 startSending.finish()
                 startHeartbeats.finish()
                 while let message = try await messages.next() {
@@ -371,7 +442,10 @@ public final class Uplink: Service, Sendable {
             }
             group.addTask {
                 for await _ in sendingMayStart {}
-                let limits = self.shared.withLock { $0.messageLimits }
+                let limits = self.shared.withLock { shared -> (maxMessageBytes: Int, chunkBytes: Int) in
+                    guard let ceiling = shared.messageCeiling else { return shared.messageLimits }
+                    return (min(ceiling, shared.messageLimits.maxMessageBytes), min(ceiling, shared.messageLimits.chunkBytes))
+                }
                 var packer = MessagePacker(gateway: self.configuration.gateway, maxMessageBytes: limits.maxMessageBytes, chunkBytes: limits.chunkBytes)
                 while !Task.isCancelled {
                     let batch = await self.queue.nextBatch(limit: self.configuration.batchSize)
@@ -400,14 +474,14 @@ public final class Uplink: Service, Sendable {
                 // Heartbeats: a silent half-open link is declared dead after missed pongs.
                 for await _ in heartbeatsMayStart {}
                 self.sendOutOfBand(.link(self.linkReport()))
-                var lastReport = ContinuousClock.now
+                var lastReport = clock.now
                 while !Task.isCancelled {
-                    if ContinuousClock.now - lastReport >= Self.linkReportInterval {
+                    if clock.now - lastReport >= Self.linkReportInterval {
                         self.sendOutOfBand(.link(self.linkReport()))
-                        lastReport = .now
+                        lastReport = clock.now
                     }
                     let interval = self.shared.withLock { $0.heartbeatInterval }
-                    try await Task.sleep(for: interval)
+                    try await clock.sleep(for: interval)
                     let action = self.shared.withLock { shared -> HeartbeatMonitor.Action in
                         let action = shared.heartbeat.tick()
                         shared.health.missedBeats = max(0, shared.heartbeat.outstanding - 1)
@@ -425,46 +499,43 @@ public final class Uplink: Service, Sendable {
                             $0.health.totalMissedBeats += 1
                         }
                         // The peer cannot hear a close on a dead link: end the connection here.
+                        context.abort()
                         throw LinkDeclaredDead()
                     }
                 }
             }
             group.addTask {
-                // Watchdog: a missing welcome, a finished drain or the connection's age ends it.
-                var rolloverDeadline: ContinuousClock.Instant?
+                // Watchdog: the connect deadline, the connection's age, a finished drain.
+                var watch = deadlines
                 while !Task.isCancelled {
-                    try await Task.sleep(for: .milliseconds(20))
+                    try await clock.sleep(for: .milliseconds(20))
                     let (up, deadline) = self.shared.withLock { ($0.state == .up, $0.drainDeadline) }
-                    if !up, ContinuousClock.now - started > self.configuration.handshakeTimeout {
-                        self.logger.error("no welcome from the server within \(Self.format(self.configuration.handshakeTimeout)); closing")
-                        self.shared.withLock { $0.ending = .protocolError }
-                        try await outbound.close(.protocolError, reason: "no welcome")
+                    let action = watch.check(
+                        now: clock.now, up: up, drainDeadline: deadline,
+                        depth: self.queue.snapshot.depth, settled: self.inFlightSettled()
+                    )
+                    switch action {
+                    case .wait:
+                        continue
+                    case .giveUp:
+                        self.logger.error("no welcome from \(url) within \(Self.format(self.configuration.connectTimeout)) of dialling (uplink.connectTimeoutMs); giving up on this connection")
+                        self.shared.withLock { $0.ending = .connectFailed }
+                        try? await outbound.close(.protocolError, reason: "no welcome")
+                        // A silent server would not answer the close: do not wait for it.
+                        context.abort()
                         return
-                    }
-                    if up, deadline == nil, let age = self.configuration.maxConnectionAge, ContinuousClock.now - started >= age {
-                        if rolloverDeadline == nil {
-                            // Stop the sender, then judge what is in flight at the next tick.
-                            self.shared.withLock { $0.rolling = true }
-                            rolloverDeadline = .now + self.configuration.handshakeTimeout
-                            continue
-                        }
-                        // In flight: written on this connection and not yet acknowledged.
-                        let written = self.shared.withLock { $0.lastWritten }
-                        let acknowledged = self.queue.snapshot.acknowledged
-                        let settled = written.map { last in acknowledged.map { $0 >= last } ?? false } ?? true
-                        if settled || ContinuousClock.now >= (rolloverDeadline ?? .now) {
-                            self.shared.withLock { $0.ending = .connectionAge }
-                            try await outbound.close(.normalClosure, reason: "connection age")
-                            return
-                        }
-                    }
-                    if let deadline, up {
-                        let depth = self.queue.snapshot.depth
-                        if depth == 0 || ContinuousClock.now >= deadline {
-                            self.logger.info("closing the link for shutdown: \(depth == 0 ? "everything acknowledged" : "\(depth) readings not acknowledged within \(Self.format(self.configuration.drainTimeout))")")
-                            try await outbound.close(.goingAway, reason: "gateway shutting down")
-                            return
-                        }
+                    case .stopSending:
+                        // Stop the sender, then judge what is in flight at the next tick.
+                        self.shared.withLock { $0.rolling = true }
+                    case .closeForAge:
+                        self.shared.withLock { $0.ending = .connectionAge }
+                        try await outbound.close(.normalClosure, reason: "connection age")
+                        return
+                    case .closeForShutdown(let drained):
+                        let depth = drained ? 0 : self.queue.snapshot.depth
+                        self.logger.info("closing the link for shutdown: \(drained ? "everything acknowledged" : "\(depth) readings not acknowledged within \(Self.format(self.configuration.drainTimeout))")")
+                        try await outbound.close(.goingAway, reason: "gateway shutting down")
+                        return
                     }
                 }
             }
@@ -474,8 +545,24 @@ public final class Uplink: Service, Sendable {
         }
     }
 
-    /// Handles the server's first message; true when it is a welcome and sending may start.
-    private func accept(welcome message: WebSocketMessage, url: ServerURL, outbound: WebSocketOutboundWriter) async throws -> Bool {
+    /// How the server answered `hello`.
+    private enum Greeting {
+        /// `welcome`: sending may start.
+        case welcomed
+        /// An `error`: the server closes next.
+        case rejected
+        /// Something else: the gateway closed with 1002.
+        case closed
+    }
+
+    /// Whether every frame written on this connection is acknowledged (a rollover may close).
+    private func inFlightSettled() -> Bool {
+        guard let written = shared.withLock({ $0.lastWritten }) else { return true }
+        return queue.snapshot.acknowledged.map { $0 >= written } ?? false
+    }
+
+    /// Handles the server's first message.
+    private func accept(welcome message: WebSocketMessage, url: ServerURL, outbound: WebSocketOutboundWriter) async throws -> Greeting {
         switch Self.decode(message) {
         case .welcome(let welcome)?:
             if let acked = welcome.acked {
@@ -490,6 +577,7 @@ public final class Uplink: Service, Sendable {
                 $0.connections += 1
                 $0.health.connections += 1
                 $0.health.upSince = Timestamp.nowMilliseconds()
+                $0.connectedAt = configuration.clock.now
                 $0.health.missedBeats = 0
                 $0.heartbeat = HeartbeatMonitor(allowedMisses: configuration.allowedMissedBeats)
                 $0.heartbeatInterval = .milliseconds(max(100, welcome.heartbeatMs))
@@ -497,17 +585,15 @@ public final class Uplink: Service, Sendable {
             }
             let held = welcome.acked.map { "\($0)" } ?? "nothing yet"
             logger.info("link up: \(url), protocol \(welcome.protocolVersion), server holds up to \(held)")
-            return true
+            return .welcomed
         case .error(let error)?:
             logger.error("server rejected hello: \(error.code): \(error.message)")
-            shared.withLock { $0.ending = .protocolError }
-            try await outbound.close(.policyViolation, reason: nil)
-            return false
+            return .rejected
         default:
             logger.error("expected welcome from the server, got another message; closing")
             shared.withLock { $0.ending = .protocolError }
             try await outbound.close(.protocolError, reason: nil)
-            return false
+            return .closed
         }
     }
 

@@ -23,6 +23,14 @@ public struct UplinkSocket: Sendable {
         public let logger: Logger
         /// Names of the negotiated extensions, e.g. `["permessage-deflate"]`.
         public let extensions: [String]
+        let channel: any Channel
+
+        /// Closes the connection at once, without a close handshake: for a peer that cannot answer
+        /// one (a dead link, a server silent since the upgrade), which would otherwise hold the
+        /// connection for the whole close timeout.
+        public func abort() {
+            channel.close(promise: nil)
+        }
     }
 
     private enum Upgrade: Sendable {
@@ -77,7 +85,7 @@ public struct UplinkSocket: Sendable {
                         maxFrameSize: configuration.maxFrameSize
                     ),
                     asyncChannel: channel,
-                    context: Context(logger: logger, extensions: names),
+                    context: Context(logger: logger, extensions: names, channel: channel.channel),
                     handler: handler
                 )
             } catch {

@@ -108,6 +108,7 @@ func writeGatewayConfig(
       "profileFolders": ["\(Repository.profiles)"],
       "ports": [ \(ports) ],
       "reconnect": { "initialDelayMs": 20, "maxDelayMs": 200 },
+      "metrics": { "listen": "127.0.0.1:0" },
       "logLevel": "debug"
     }
     """)

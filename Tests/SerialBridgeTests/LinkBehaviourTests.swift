@@ -35,6 +35,7 @@ func writeLinkConfig(in dir: TemporaryDirectory, url: String, device: String, ex
       "ports": [{ "device": "sensor-1", "path": "\(device)", "profile": "generic-csv-lines" }],
       "discovery": false,
       "reconnect": { "initialDelayMs": 20, "maxDelayMs": 200 },
+      "metrics": { "listen": "127.0.0.1:0" },
       "logLevel": "debug"\(extra)
     }
     """)

@@ -63,6 +63,7 @@ func writeGatewayConfig(in dir: TemporaryDirectory, serverPort: Int, profiles: S
       "buses": \(buses),
       "discovery": false,
       "reconnect": { "initialDelayMs": 20, "maxDelayMs": 200 },
+      "metrics": { "listen": "127.0.0.1:0" },
       "logLevel": "debug"
     }
     """)

@@ -209,13 +209,13 @@ struct ServerOperationsTests {
             }
             try await outbound.close(.normalClosure, reason: nil)
         }
-        let scrape = try runCommand(["curl", "-sS", "-D", "-", "http://127.0.0.1:\(server.port)/metrics"])
-        #expect(scrape.status == 0)
-        #expect(scrape.text.contains("Content-Type: text/plain; version=0.0.4"))
-        #expect(scrape.text.contains("# TYPE serialbridge_server_readings_stored_total counter"))
-        #expect(scrape.text.contains("serialbridge_server_readings_stored_total 1"))
-        #expect(scrape.text.contains("serialbridge_server_gateway_connections_total 1"))
-        #expect(scrape.text.contains("serialbridge_server_ack_latency_seconds_count 1"))
+        let scrape = try await http("GET", port: server.port, "/metrics")
+        #expect(scrape.status == 200)
+        #expect(scrape.header("content-type") == "text/plain; version=0.0.4; charset=utf-8")
+        #expect(scrape.body.contains("# TYPE serialbridge_server_readings_stored_total counter"))
+        #expect(metricValue(scrape.body, "serialbridge_server_readings_stored_total") == 1)
+        #expect(metricValue(scrape.body, "serialbridge_server_gateway_connections_total") == 1)
+        #expect(metricValue(scrape.body, "serialbridge_server_ack_latency_seconds_count") == 1)
         try await server.stop()
     }
 

@@ -73,6 +73,7 @@ private struct SecureStack {
           "ports": [ { "device": "sensor-1", "path": "\(device.slavePath)", "profile": "generic-csv-lines" } ],
           "discovery": false,
           "reconnect": { "initialDelayMs": 20, "maxDelayMs": 200 },
+          "metrics": { "listen": "127.0.0.1:0" },
           "logLevel": "debug"
         }
         """)
