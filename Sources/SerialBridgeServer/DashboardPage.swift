@@ -1,5 +1,5 @@
 /// The dashboard: one self-contained page (no external assets, so it works on isolated networks).
-/// It lists devices from `/api/devices` and keeps them live over the `/api/live` WebSocket,
+/// It lists devices from `/api/devices` and keeps them live over the `/live` WebSocket,
 /// reconnecting by itself when the server restarts.
 enum DashboardPage {
     static let html = #"""
@@ -115,7 +115,7 @@ async function loadDevices() {
 
 function connect() {
   const link = document.getElementById("link");
-  const ws = new WebSocket((location.protocol === "https:" ? "wss://" : "ws://") + location.host + "/api/live");
+  const ws = new WebSocket((location.protocol === "https:" ? "wss://" : "ws://") + location.host + "/live");
   ws.onopen = () => { link.textContent = "live"; link.className = "up"; loadDevices().catch(() => {}); };
   ws.onmessage = (event) => {
     const m = JSON.parse(event.data);

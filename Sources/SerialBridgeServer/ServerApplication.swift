@@ -127,7 +127,7 @@ public enum ServerApplication {
                     logger.warning("refused gateway upgrade: \(reason)")
                     return .dontUpgrade
                 }
-            case "/api/live":
+            case "/live":
                 return .upgrade([:]) { inbound, outbound, _ in
                     await serveLive(feed: feed, inbound: inbound, outbound: outbound)
                 }
