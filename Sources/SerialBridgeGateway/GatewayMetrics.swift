@@ -55,9 +55,8 @@ public final class GatewayMetrics: Sendable {
 private struct Instruments {
     let registry: PrometheusCollectorRegistry
     let state: [(Uplink.LinkState, Gauge)]
-    let rttLast: Gauge
-    let rttMean: Gauge
-    let rttP99: Gauge
+    /// Last, mean and 99th percentile round trip; made once the first heartbeat is answered.
+    var rtt: (last: Gauge, mean: Gauge, p99: Gauge)?
     let missedNow: Gauge
     let missedTotal: Counter
     let endings: [(LinkHealth.Cause, Counter)]
@@ -80,9 +79,6 @@ private struct Instruments {
         self.registry = registry
         let stateHelp = "1 for the link's current state, 0 for the others: connecting (dialling, upgrade, waiting for welcome), up, waiting (backing off before a redial), stopped."
         state = Uplink.LinkState.allCases.map { ($0, Self.gauge(registry, "serialbridge_link_state", stateHelp, [("state", $0.rawValue)])) }
-        rttLast = Self.gauge(registry, "serialbridge_link_rtt_seconds", "Round-trip time of the last answered heartbeat (NaN until one is answered).")
-        rttMean = Self.gauge(registry, "serialbridge_link_rtt_mean_seconds", "Mean round-trip time of the last 512 heartbeats (NaN until one is answered).")
-        rttP99 = Self.gauge(registry, "serialbridge_link_rtt_p99_seconds", "99th percentile round-trip time of the last 512 heartbeats (NaN until one is answered).")
         missedNow = Self.gauge(registry, "serialbridge_link_missed_heartbeats", "Heartbeats unanswered right now on the current connection.")
         missedTotal = Self.counter(registry, "serialbridge_link_missed_heartbeats_total", "Heartbeats that went unanswered since the gateway started.")
         let endingHelp = "Connections that ended and attempts that failed, by cause: connect-failed, refused, closed-by-server, dropped, heartbeat-timeout, connection-age, protocol-error."
@@ -103,9 +99,17 @@ private struct Instruments {
 
     mutating func update(link health: LinkHealth, uptime: Duration?) {
         for (state, gauge) in state { gauge.set(state == health.state ? 1.0 : 0.0) }
-        rttLast.set(health.lastRoundTrip.map { Double($0) / 1000 } ?? .nan)
-        rttMean.set(health.meanRoundTrip.map { $0 / 1000 } ?? .nan)
-        rttP99.set(health.p99RoundTrip.map { Double($0) / 1000 } ?? .nan)
+        if let last = health.lastRoundTrip, let mean = health.meanRoundTrip, let p99 = health.p99RoundTrip {
+            let rtt = self.rtt ?? (
+                Self.gauge(registry, "serialbridge_link_rtt_seconds", "Round-trip time of the last answered heartbeat."),
+                Self.gauge(registry, "serialbridge_link_rtt_mean_seconds", "Mean round-trip time of the last 512 answered heartbeats."),
+                Self.gauge(registry, "serialbridge_link_rtt_p99_seconds", "99th percentile round-trip time of the last 512 answered heartbeats.")
+            )
+            self.rtt = rtt
+            rtt.last.set(Double(last) / 1000)
+            rtt.mean.set(mean / 1000)
+            rtt.p99.set(Double(p99) / 1000)
+        }
         missedNow.set(Double(health.missedBeats))
         missedTotal.set(health.totalMissedBeats)
         for (cause, counter) in endings { counter.set(health.endings[cause] ?? 0) }

@@ -48,13 +48,15 @@ struct MetricsServer: Service {
             },
             logger: logger
         )
+        defer { bound.set(nil) }
         do {
             try await application.run()
         } catch {
+            // Cancelled with the rest of the group: nothing to report.
+            guard !Task.isCancelled else { return }
             logger.error("metrics endpoint cannot listen on \(listen): \(error); running without it")
             try? await gracefulShutdown()
         }
-        bound.set(nil)
     }
 }
 

@@ -64,6 +64,10 @@ public struct UplinkTLS: Sendable {
     public init(_ settings: UplinkTLSSettings) throws(UplinkTLSSetupError) {
         var configuration = TLSConfiguration.makeClientConfiguration()
         configuration.certificateVerification = .fullVerification
+        // Closing waits this long for the server's close_notify (NIOSSL's default: 5 s). The
+        // WebSocket close handshake has already settled everything by then, and every closed link
+        // (shutdown, rollover, failover) would otherwise hang on for the whole default.
+        configuration.shutdownTimeout = .seconds(1)
         if let caFile = settings.caFile {
             let authorities = try Self.certificates(caFile, key: "caFile")
             if settings.systemTrustStore {
