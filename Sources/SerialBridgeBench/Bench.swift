@@ -14,7 +14,9 @@ struct Bench: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "serialbridge-bench",
         abstract: "Benchmarks and long fuzz runs (build with -c release; see docs/BENCHMARKS.md).",
-        subcommands: [Parsing.self, Framers.self, Fuzz.self, SpoolBench.self, SpoolSQLiteBench.self, ServerLoadBench.self]
+        subcommands: [
+            Parsing.self, Framers.self, Fuzz.self, SpoolBench.self, SpoolSQLiteBench.self, ServerStoreBench.self, ServerLoadBench.self,
+        ]
     )
 }
 

@@ -6,6 +6,7 @@ import SerialBridgeProtocol
 import SerialBridgeServer
 import SerialBridgeSimulator
 import Synchronization
+import ServiceLifecycle
 import Testing
 
 /// The JSON node at a path of keys and indexes, for terse assertions.
@@ -239,5 +240,26 @@ struct APIEndpointTests {
         let offline = try await http("POST", port: port, commands, body: #"{"name":"readCO2"}"#)
         #expect(at(offline.json, "status") == .string("failed") && at(offline.json, "message") == .string("gateway \"gw-test\" is not connected"))
         try await server.stop()
+    }
+}
+
+@Suite("Retention settings of a running server", .serialized)
+struct RetentionServerTests {
+    @Test func aServerThatKeepsEverythingStaysUp() async throws {
+        let logs = LogCapture()
+        let dir = try TemporaryDirectory()
+        var options = ServerOptions(port: 0, databasePath: dir.file("db.sqlite"), tokens: TokenStore([("gw-test", TestServer.token)]))
+        options.retention = RetentionPolicy(raw: nil, minuteRollups: nil, hourRollups: nil)
+        let bound = Mutex<Int?>(nil)
+        let app = try ServerApplication.make(options: options, logger: logs.logger("server")) { port in bound.withLock { $0 = port } }
+        let group = ServiceGroup(services: [app], gracefulShutdownSignals: [], logger: logs.logger("group"))
+        let running = Task { try await group.run() }
+        try await eventually("server listening") { bound.withLock { $0 != nil } }
+        let port = bound.withLock { $0 } ?? 0
+        // The retention service has nothing to do; it must wait for shutdown, not end the group.
+        #expect(try await http("GET", port: port, "/healthz").status == 200)
+        #expect(try await http("GET", port: port, "/api/devices").body == "[]")
+        await group.triggerGracefulShutdown()
+        try await running.value
     }
 }

@@ -32,7 +32,11 @@ public struct RetentionService: Service {
 
     /// Prunes until graceful shutdown. A failed prune is logged and retried at the next interval.
     public func run() async throws {
-        guard policy.raw != nil || policy.minuteRollups != nil || policy.hourRollups != nil else { return }
+        guard policy.raw != nil || policy.minuteRollups != nil || policy.hourRollups != nil else {
+            // Nothing to prune, but returning early would end the whole service group.
+            try? await gracefulShutdown()
+            return
+        }
         // A short delay first, so that a restarting server serves its reconnecting gateways before it cleans up.
         var delay: Duration = .seconds(30)
         while !Task.isCancelled && !Task.isShuttingDownGracefully {
@@ -44,7 +48,10 @@ public struct RetentionService: Service {
             }
             delay = interval
             do {
-                try await pruneOnce()
+                // A prune cut short by shutdown loses only its current batch (rolled back).
+                _ = try await cancelWhenGracefulShutdown { try await pruneOnce() }
+            } catch is CancellationError {
+                return
             } catch {
                 logger.error("retention: prune failed, next try in \(interval): \(error)")
             }

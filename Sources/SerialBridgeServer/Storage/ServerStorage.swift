@@ -5,7 +5,7 @@ import SerialBridgeProtocol
 ///
 /// - A reading or device event is stored at most once per (gateway, epoch, sequence), also after
 ///   retention deleted it (``lastStored(gateway:)`` never goes backwards), so acknowledgements stay true.
-/// - ``insert(_:receivedAt:)-([Reading],_)`` commits the whole batch, its device totals and its rollup
+/// - Inserting readings commits the whole batch, its device totals and its rollup
 ///   cells in one transaction before returning: an ack sent after it is never a lie.
 /// - Times are ms since 1970 UTC; lists come oldest first.
 public protocol ServerStorage: Sendable {
