@@ -65,7 +65,39 @@ final class HeadlessChromium: Sendable {
         try process.run()
         // Chromium prints its DevTools address on stderr once it listens.
         let reader = errors.fileHandleForReading
-        let endpoint: String = try await offThePool {
+        let started = process
+        let endpoint: String
+        do {
+            endpoint = try await Self.devToolsAddress(reader)
+        } catch {
+            started.terminate()
+            started.waitUntilExit()
+            throw error
+        }
+        // Keep draining stderr so Chromium never blocks on a full pipe.
+        Thread { while !reader.availableData.isEmpty {} }.start()
+        // From here on `deinit` ends the browser if anything below fails.
+        connection = Self.connect(to: endpoint, shared: shared)
+        try await eventually("DevTools connection", timeout: .seconds(30)) { shared.state.withLock { $0.outbound != nil } }
+        let target = try await send("Target.createTarget", ["url": .string("about:blank")], session: false)
+        guard case .string(let targetID)? = target["targetId"] else { throw TimedOut(what: "no targetId in \(target)") }
+        let attached = try await send("Target.attachToTarget", ["targetId": .string(targetID), "flatten": .bool(true)], session: false)
+        guard case .string(let sessionID)? = attached["sessionId"] else { throw TimedOut(what: "no sessionId in \(attached)") }
+        shared.state.withLock { $0.sessionID = sessionID }
+        _ = try await send("Runtime.enable", [:])
+        _ = try await send("Page.enable", [:])
+        try await navigate(to: url)
+    }
+
+    deinit {
+        if process.isRunning {
+            process.terminate()
+            process.waitUntilExit()
+        }
+    }
+
+    private static func devToolsAddress(_ reader: FileHandle) async throws -> String {
+        try await offThePool {
             var seen = ""
             while true {
                 let chunk = reader.availableData
@@ -76,17 +108,14 @@ final class HeadlessChromium: Sendable {
                 }
             }
         }
-        // Keep draining stderr so Chromium never blocks on a full pipe.
-        Thread { while !reader.availableData.isEmpty {} }.start()
+    }
 
+    private static func connect(to endpoint: String, shared: Shared) -> Task<Void, any Error> {
         var logger = Logger(label: "cdp")
         logger.logLevel = .critical
-        let shared = self.shared
-        let connected = Mutex(false)
-        connection = Task {
+        return Task { [logger] in
             try await WebSocketClient.connect(url: endpoint, configuration: .init(maxFrameSize: 64 << 20), logger: logger) { inbound, outbound, _ in
                 shared.state.withLock { $0.outbound = outbound }
-                connected.withLock { $0 = true }
                 for try await message in inbound.messages(maxSize: 64 << 20) {
                     guard case .text(let text) = message, let node = try? JSONParser.parse(Array(text.utf8)) else { continue }
                     Self.dispatch(node, shared: shared)
@@ -98,15 +127,6 @@ final class HeadlessChromium: Sendable {
                 for waiter in orphans { waiter.resume(throwing: TimedOut(what: "the DevTools connection closed")) }
             }
         }
-        try await eventually("DevTools connection", timeout: .seconds(30)) { connected.withLock { $0 } }
-        let target = try await send("Target.createTarget", ["url": .string("about:blank")], session: false)
-        guard case .string(let targetID)? = target["targetId"] else { throw TimedOut(what: "no targetId in \(target)") }
-        let attached = try await send("Target.attachToTarget", ["targetId": .string(targetID), "flatten": .bool(true)], session: false)
-        guard case .string(let sessionID)? = attached["sessionId"] else { throw TimedOut(what: "no sessionId in \(attached)") }
-        shared.state.withLock { $0.sessionID = sessionID }
-        _ = try await send("Runtime.enable", [:])
-        _ = try await send("Page.enable", [:])
-        try await navigate(to: url)
     }
 
     private static func dispatch(_ node: JSONNode, shared: Shared) {
