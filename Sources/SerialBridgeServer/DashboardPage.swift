@@ -1,5 +1,5 @@
 /// The dashboard: one self-contained page (no external assets, so it works on isolated networks).
-/// It lists devices from `/api/devices` and keeps them live over the `/api/live` WebSocket,
+/// It lists devices from `/api/devices` and keeps them live over the `/live` WebSocket,
 /// reconnecting by itself when the server restarts.
 enum DashboardPage {
     static let html = #"""
@@ -110,12 +110,13 @@ function updateAges() {
 
 async function loadDevices() {
   const response = await fetch("/api/devices");
+  if (response.status === 401) { location.href = "/login?next=/"; return; }
   for (const d of await response.json()) { devices.set(d.id, d); render(d); }
 }
 
 function connect() {
   const link = document.getElementById("link");
-  const ws = new WebSocket((location.protocol === "https:" ? "wss://" : "ws://") + location.host + "/api/live");
+  const ws = new WebSocket((location.protocol === "https:" ? "wss://" : "ws://") + location.host + "/live");
   ws.onopen = () => { link.textContent = "live"; link.className = "up"; loadDevices().catch(() => {}); };
   ws.onmessage = (event) => {
     const m = JSON.parse(event.data);
@@ -132,7 +133,8 @@ function connect() {
     devices.set(m.id, d);
     render(d);
   };
-  ws.onclose = () => { link.textContent = "reconnecting…"; link.className = "down"; setTimeout(connect, 2000); };
+  // A refused upgrade looks like any close; asking the API tells a lost session (→ login page) from a server that is down.
+  ws.onclose = () => { link.textContent = "reconnecting…"; link.className = "down"; loadDevices().catch(() => {}); setTimeout(connect, 2000); };
 }
 
 setInterval(updateAges, 1000);

@@ -34,15 +34,16 @@ final class TestServer: Sendable {
     init(
         directory: TemporaryDirectory, port requestedPort: Int, gateway: String, logger: Logger,
         maxMessageBytes: Int = 65_536, heartbeatMs: Int64 = 10_000, host: String = "127.0.0.1",
-        tls: TLSConfiguration? = nil, compression: Bool = true
+        tls: TLSConfiguration? = nil, compression: Bool = true, configure: (inout ServerOptions) -> Void = { _ in }
     ) async throws {
         self.directory = directory
         let database = directory.file("server.sqlite")
         let bound = Mutex<Int?>(nil)
-        let options = ServerOptions(
+        var options = ServerOptions(
             host: host, port: requestedPort, databasePath: database, tokens: TokenStore([(gateway, Self.token)]),
             heartbeatMs: heartbeatMs, maxMessageBytes: maxMessageBytes, tls: tls, compression: compression
         )
+        configure(&options)
         registry = options.registry
         feed = options.feed
         let app = try ServerApplication.make(
