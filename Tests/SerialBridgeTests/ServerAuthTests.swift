@@ -194,7 +194,7 @@ struct ServerAuthTests {
         try await server.stop()
     }
 
-    @Test func cookieAuthenticatedWritesFromAnotherOriginAreRefused() async throws {
+    @Test func cookieAuthenticatedWritesAndLoginsFromAnotherOriginAreRefused() async throws {
         let logs = LogCapture()
         let server = try await loginServer(logs) { $0.secureCookies = true }
         let port = server.port
@@ -207,6 +207,14 @@ struct ServerAuthTests {
             try rawHTTP(port: port, "POST", "/api/devices", headers: ["Cookie: sb_session=\(cookie)", "Origin: http://evil.example"], body: "")
         }
         #expect(forged.status == 403 && forged.body.contains("cross-origin request refused"))
+        let foreignLogin = try await offThePool {
+            try rawHTTP(port: port, "POST", "/login", headers: ["Origin: http://evil.example"], body: #"{"user":"alice","password":"correct horse"}"#)
+        }
+        #expect(foreignLogin.status == 403 && foreignLogin.sessionCookie == nil)
+        let sameOriginLogin = try await offThePool {
+            try rawHTTP(port: port, "POST", "/login", headers: ["Origin: http://127.0.0.1:\(port)"], body: #"{"user":"alice","password":"correct horse"}"#)
+        }
+        #expect(sameOriginLogin.status == 200)
         try await server.stop()
     }
 

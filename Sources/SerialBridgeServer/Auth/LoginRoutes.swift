@@ -17,6 +17,12 @@ enum LoginRoutes {
         }
         router.post("/login") { request, context in
             let form = isForm(request)
+            // Another site's page must not log a visitor in (to an account of the attacker's choosing).
+            let host = request.head.authority ?? request.headers[HTTPField.Name("Host")!]
+            if case .refused(let why) = authenticator.origins.check(origin: request.headers[.origin], host: host) {
+                context.logger.warning("refused a login from \(context.clientAddress): \(why)")
+                return AuthResponse.json(.forbidden, error: "cross-origin login refused: \(why)")
+            }
             let fields: LoginFields
             do {
                 let body = try await request.body.collect(upTo: maxBodyBytes)
