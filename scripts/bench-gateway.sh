@@ -15,7 +15,7 @@ pids=()
 cleanup() { kill -TERM "${pids[@]}" 2>/dev/null || true; wait "${pids[@]}" 2>/dev/null || true; rm -rf "$work"; }
 trap cleanup EXIT
 
-"$bin/serialbridge-server" token gw-bench --tokens "$work/tokens" > "$work/token"
+"$bin/serialbridge-server" tokens add gw-bench --tokens "$work/tokens" > "$work/token" 2>/dev/null
 "$bin/serialbridge-server" serve --port 0 --port-file "$work/port" --db "$work/db.sqlite" --tokens "$work/tokens" \
     --log-level warning 2>"$work/server.log" & pids+=($!)
 for _ in $(seq 1 300); do [ -s "$work/port" ] && break; sleep 0.1; done

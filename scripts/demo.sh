@@ -31,8 +31,12 @@ if $check; then
     rm -f "$database" "$database-wal" "$database-shm"
 fi
 
-if [ ! -s "$demo/tokens" ]; then
-    "$bin/serialbridge-server" token gw-demo --tokens "$demo/tokens" > "$demo/token"
+if [ ! -s "$demo/tokens" ] || [ ! -s "$demo/token" ]; then
+    rm -f "$demo/tokens"
+    "$bin/serialbridge-server" tokens add gw-demo --tokens "$demo/tokens" > "$demo/token" 2>/dev/null
+else
+    # A .demo/ from before hashed tokens holds `GATEWAY TOKEN` lines: hash them in place.
+    "$bin/serialbridge-server" tokens migrate --tokens "$demo/tokens" > /dev/null
 fi
 
 port="${SERIALBRIDGE_DEMO_PORT:-8080}"

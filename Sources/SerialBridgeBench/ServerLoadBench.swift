@@ -3,6 +3,7 @@ import Foundation
 import HTTPTypes
 import Logging
 import SerialBridgeProtocol
+import SerialBridgeServer
 import Synchronization
 import WSClient
 
@@ -227,12 +228,16 @@ enum ProcessStats {
     }
 }
 
-/// The token file the load's server is started with.
+/// The token file the load's server is started with: one token per simulated gateway, added
+/// the way `serialbridge-server tokens add` does (only hashes are stored).
 enum LoadTokens {
     static func write(gateways: Int, into directory: String, server: String) throws -> (file: String, pairs: [(String, String)]) {
-        let pairs = (0..<gateways).map { index in ("load-\(index)", "load-token-\(index)-0123456789abcdef") }
         let file = directory + "/tokens"
-        try pairs.map { "\($0.0) \($0.1)\n" }.joined().write(toFile: file, atomically: true, encoding: .utf8)
+        var pairs: [(String, String)] = []
+        for index in 0..<gateways {
+            let gateway = "load-\(index)"
+            pairs.append((gateway, try GatewayTokenCommands.add(gateway: gateway, file: file).token))
+        }
         return (file, pairs)
     }
 }

@@ -110,6 +110,7 @@ function updateAges() {
 
 async function loadDevices() {
   const response = await fetch("/api/devices");
+  if (response.status === 401) { location.href = "/login?next=/"; return; }
   for (const d of await response.json()) { devices.set(d.id, d); render(d); }
 }
 
@@ -132,7 +133,8 @@ function connect() {
     devices.set(m.id, d);
     render(d);
   };
-  ws.onclose = () => { link.textContent = "reconnecting…"; link.className = "down"; setTimeout(connect, 2000); };
+  // A refused upgrade looks like any close; asking the API tells a lost session (→ login page) from a server that is down.
+  ws.onclose = () => { link.textContent = "reconnecting…"; link.className = "down"; loadDevices().catch(() => {}); setTimeout(connect, 2000); };
 }
 
 setInterval(updateAges, 1000);

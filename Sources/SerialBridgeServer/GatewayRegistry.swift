@@ -185,3 +185,17 @@ public final class GatewayRegistry: Sendable {
         CommandResultMessage(id: id, device: device, status: .failed, message: why)
     }
 }
+
+extension GatewayRegistry {
+    /// Closes the live connection of `gateway` with `code` (its token was revoked); false when it is
+    /// not connected. The connection's own task then ends as for any close.
+    func disconnect(_ gateway: String, code: WebSocketErrorCode, reason: String) async -> Bool {
+        guard let outbound = entries.withLock({ $0[gateway]?.outbound }) else { return false }
+        do {
+            try await outbound.close(code, reason: reason)
+        } catch {
+            // Already closing or closed: the connection is going away either way.
+        }
+        return true
+    }
+}

@@ -45,6 +45,8 @@ public struct ServerOptions: Sendable {
     public var metrics: ServerMetrics
     /// How long readings, events, command results and rollups are kept (docs/API.md, "Retention").
     public var retention: RetentionPolicy = .standard
+    /// People: users, admin token, sessions, allowed origins (see ``AuthOptions``).
+    public var auth = AuthOptions()
 
     /// Creates options.
     public init(
@@ -94,7 +96,12 @@ public enum ServerApplication {
             maxMessageBytes: options.maxMessageBytes, chunkLimits: ChunkReassembler.Limits(maxMessageBytes: options.maxChunkedMessageBytes)
         )
         let tokens = options.tokens
-        let router = Router()
+        let gatewayChannels = GatewayChannels()
+        let authenticator = try ServerAuthenticator(options: options.auth, host: options.host, tls: options.tls != nil, logger: logger)
+        let router = Router(context: ServerRequestContext.self)
+        // First, so that it covers every route added after it (and unknown paths).
+        router.add(middleware: AuthMiddleware(authenticator: authenticator))
+        LoginRoutes.add(to: router, authenticator: authenticator)
         addRoutes(to: router, tokens: tokens)
         let metrics = options.metrics
         router.get("/metrics") { _, _ in
@@ -106,20 +113,22 @@ public enum ServerApplication {
         }
         let api = APIEnvironment(storage: store, registry: options.registry, retention: options.retention, logger: logger)
         APIRoutes.addReadRoutes(to: router, api)
-        ControlRoutes.add(to: router, api)
+        // Commands and taps act on devices: a logged-in user (or the open loopback server) only.
+        ControlRoutes.add(to: router.group().add(middleware: RequireUser()), api)
         let wsConfiguration = WebSocketServerConfiguration(
             maxFrameSize: options.maxMessageBytes,
             extensions: options.compression ? [.perMessageDeflate(maxDecompressedFrameSize: options.maxMessageBytes)] : []
         )
-        let upgrade = HTTPServerBuilder.http1WebSocketUpgrade(configuration: .init(ws: wsConfiguration)) { request, _, logger in
+        let upgrade = HTTPServerBuilder.http1WebSocketUpgrade(configuration: .init(ws: wsConfiguration)) { request, channel, logger in
             let path = request.path.map { $0.split(separator: "?", maxSplits: 1).first.map(String.init) ?? $0 } ?? ""
             switch path {
             case "/gateway/v1":
-                switch tokens.check(authorization: request.headerFields[.authorization]) {
+                switch tokens.check(authorization: request.headerFields[.authorization], logger: logger) {
                 case .accepted where !Subprotocol.offered(in: request.headerFields[.secWebSocketProtocol]):
                     logger.warning("refused gateway upgrade: the client did not offer subprotocol \(Subprotocol.name)")
                     return .dontUpgrade
                 case .accepted(let gateway):
+                    gatewayChannels.add(gateway, channel)
                     return .upgrade([.secWebSocketProtocol: Subprotocol.name]) { inbound, outbound, context in
                         try await ingest.serve(gateway: gateway, inbound: inbound, outbound: outbound, logger: context.logger)
                     }
@@ -128,6 +137,11 @@ public enum ServerApplication {
                     return .dontUpgrade
                 }
             case "/live":
+                let client = channel.remoteAddress?.ipAddress ?? "unknown"
+                if case .refused(let reason) = authenticator.checkLive(request, client: client) {
+                    logger.warning("refused /live upgrade from \(client): \(reason)")
+                    return .dontUpgrade
+                }
                 return .upgrade([:]) { inbound, outbound, _ in
                     await serveLive(feed: feed, inbound: inbound, outbound: outbound)
                 }
@@ -139,7 +153,15 @@ public enum ServerApplication {
             router: router,
             server: try options.tls.map { try .tls(upgrade, tlsConfiguration: $0) } ?? upgrade,
             configuration: .init(address: .hostname(options.host, port: options.port), serverName: "serialbridge-server"),
-            services: [RetentionService(storage: store, policy: options.retention, logger: logger)],
+            services: [RetentionService(storage: store, policy: options.retention, logger: logger)] + (
+                // Only a token file can change under a running server.
+                tokens.file == nil ? [] : [
+                    TokenRevocationWatcher(
+                        tokens: tokens, registry: options.registry, channels: gatewayChannels,
+                        interval: options.auth.tokenRecheckInterval, grace: options.auth.revocationGrace, logger: logger
+                    ),
+                ]
+            ),
             onServerRunning: { channel in
                 await onRunning(channel.localAddress?.port ?? options.port)
             },
@@ -147,7 +169,7 @@ public enum ServerApplication {
         )
     }
 
-    static func addRoutes(to router: Router<BasicRequestContext>, tokens: TokenStore) {
+    static func addRoutes(to router: Router<ServerRequestContext>, tokens: TokenStore) {
         router.get("/") { _, _ in
             Response(
                 status: .ok, headers: [.contentType: "text/html; charset=utf-8", .cacheControl: "no-cache"],
@@ -155,8 +177,8 @@ public enum ServerApplication {
             )
         }
         router.get("/healthz") { _, _ in json(.ok, "{\"status\":\"ok\"}") }
-        router.get("/gateway/v1/auth") { request, _ in
-            switch tokens.check(authorization: request.headers[.authorization]) {
+        router.get("/gateway/v1/auth") { request, context in
+            switch tokens.check(authorization: request.headers[.authorization], logger: context.logger) {
             case .accepted where request.headers[.secWebSocketProtocol] != nil && !Subprotocol.offered(in: request.headers[.secWebSocketProtocol]):
                 return json(.badRequest, errorBody("the gateway must offer WebSocket subprotocol \(Subprotocol.name)"))
             case .accepted(let gateway):

@@ -1,37 +1,68 @@
+import Logging
 import SerialBridgeJSON
+import Synchronization
 
-/// Gateway tokens, from a file of `GATEWAY-ID TOKEN` lines (`#` starts a comment).
+/// Gateway tokens: which gateway a bearer token authenticates. A token authenticates exactly one
+/// gateway id: a gateway cannot speak for another.
 ///
-/// A token authenticates exactly one gateway id: a gateway cannot speak for another.
-public struct TokenStore: Sendable {
-    private let gatewayByToken: [String: String]
-
-    /// Creates a store from `(gateway, token)` pairs.
-    public init(_ pairs: [(gateway: String, token: String)]) {
-        gatewayByToken = Dictionary(pairs.map { ($0.token, $0.gateway) }, uniquingKeysWith: { first, _ in first })
+/// Only hashes are kept (see ``GatewayTokenFile``). SHA-256, unsalted and fast, is the right hash
+/// here and bcrypt would be the wrong one: tokens are 256 random bits made by
+/// `tokens add`, so nobody can guess one from its hash however fast the hash is, and a salt only
+/// defends low-entropy secrets against precomputed tables. A slow hash would add CPU time to every
+/// gateway connect (hundreds reconnecting after a server restart) without making any token harder
+/// to find. People's passwords are different and use bcrypt (``UserDirectory``).
+///
+/// A store loaded from a file follows it: every check first looks whether the file changed (a
+/// `stat`) and re-reads it if so, so `tokens add` and `tokens revoke` take effect without a restart.
+public final class TokenStore: Sendable {
+    private enum Source: Sendable {
+        case memory([GatewayTokenFile.Entry])
+        case file(WatchedFile<[GatewayTokenFile.Entry]>)
     }
 
-    /// Loads a token file.
-    /// - Throws: ``ServerConfigError`` naming the file and line of a malformed entry.
+    private let source: Source
+    /// The hash that last authenticated each gateway, so revoking it can close that connection.
+    private let lastAccepted = Mutex<[String: [UInt8]]>([:])
+
+    /// Creates a fixed in-memory store from `(gateway, token)` pairs (tests and benchmarks).
+    public init(_ pairs: [(gateway: String, token: String)]) {
+        source = .memory(pairs.map { .init(gateway: $0.gateway, hash: Secret.sha256($0.token), created: "", revoked: nil) })
+    }
+
+    private init(watching file: WatchedFile<[GatewayTokenFile.Entry]>) {
+        source = .file(file)
+    }
+
+    /// Loads a token file written by `serialbridge-server tokens add`, and follows its changes.
+    /// - Throws: ``ServerConfigError`` naming the file and line of a malformed or plaintext entry.
     public static func load(file: String) throws(ServerConfigError) -> TokenStore {
-        let bytes: [UInt8]
-        do {
-            bytes = try FileContents.read(file)
-        } catch {
-            throw ServerConfigError("\(file): cannot read token file: \(error)")
-        }
-        var pairs: [(String, String)] = []
-        for (number, line) in String(decoding: bytes, as: UTF8.self).split(separator: "\n", omittingEmptySubsequences: false).enumerated() {
-            let content = line.split(separator: "#", maxSplits: 1, omittingEmptySubsequences: false).first ?? ""
-            let words = content.split(whereSeparator: { $0 == " " || $0 == "\t" || $0 == "\r" })
-            if words.isEmpty { continue }
-            guard words.count == 2, words[1].utf8.count >= 16 else {
-                throw ServerConfigError("\(file):\(number + 1): expected `GATEWAY-ID TOKEN` with a token of at least 16 characters")
+        TokenStore(watching: try WatchedFile(path: file) { path throws(ServerConfigError) in
+            let bytes: [UInt8]
+            do {
+                bytes = try FileContents.read(path)
+            } catch {
+                throw ServerConfigError(
+                    "\(path): cannot read token file: \(error) (create it with `serialbridge-server tokens add GATEWAY --tokens \(path)`)"
+                )
             }
-            pairs.append((String(words[0]), String(words[1])))
+            return try GatewayTokenFile.parse(String(decoding: bytes, as: UTF8.self), file: path).entries
+        })
+    }
+
+    /// The file this store follows, nil for an in-memory store.
+    public var file: String? {
+        if case .file(let watched) = source { watched.path } else { nil }
+    }
+
+    /// The entries in force (re-reading a changed file first) and a number that grows whenever they
+    /// were reloaded.
+    public func entries(logger: Logger? = nil) -> (entries: [GatewayTokenFile.Entry], generation: Int) {
+        switch source {
+        case .memory(let entries): return (entries, 0)
+        case .file(let watched):
+            let current = watched.current(logger: logger)
+            return (current.value, current.generation)
         }
-        if pairs.isEmpty { throw ServerConfigError("\(file): no tokens; add a line `GATEWAY-ID TOKEN`") }
-        return TokenStore(pairs.map { (gateway: $0.0, token: $0.1) })
     }
 
     /// The outcome of checking an `Authorization` header.
@@ -41,26 +72,36 @@ public struct TokenStore: Sendable {
     }
 
     /// Checks an `Authorization: Bearer TOKEN` header value.
-    public func check(authorization: String?) -> Verdict {
+    ///
+    /// The presented token is hashed and compared with every stored hash in constant time (no early
+    /// exit), so timing reveals neither a partial match nor which entry matched.
+    /// - Parameter logger: where a changed file's reload, or its parse error, is logged.
+    public func check(authorization: String?, logger: Logger? = nil) -> Verdict {
         guard let authorization, !authorization.isEmpty else { return .refused(reason: "missing Authorization header") }
         guard authorization.hasPrefix("Bearer ") else { return .refused(reason: "Authorization header is not a Bearer token") }
         let token = authorization.dropFirst("Bearer ".count).trimmingPrefix(while: { $0 == " " })
-        // Compare every known token in full so timing does not reveal a matching prefix.
-        var match: String?
-        for (candidate, gateway) in gatewayByToken where Self.constantTimeEquals(candidate, token) {
-            match = gateway
+        let presented = Secret.sha256(token)
+        var match: GatewayTokenFile.Entry?
+        for entry in entries(logger: logger).entries where Secret.constantTimeEquals(entry.hash, presented) {
+            match = entry
         }
-        return match.map { .accepted(gateway: $0) } ?? .refused(reason: "unknown token")
+        guard let match else { return .refused(reason: "unknown token") }
+        if let revoked = match.revoked {
+            return .refused(reason: "the token of gateway \"\(match.gateway)\" was revoked at \(revoked)")
+        }
+        lastAccepted.withLock { $0[match.gateway] = match.hash }
+        return .accepted(gateway: match.gateway)
     }
 
-    static func constantTimeEquals(_ a: String, _ b: some StringProtocol) -> Bool {
-        let left = Array(a.utf8)
-        let right = Array(b.utf8)
-        var difference = UInt8(truncatingIfNeeded: left.count ^ right.count)
-        for index in 0..<max(left.count, right.count) {
-            difference |= (index < left.count ? left[index] : 0) ^ (index < right.count ? right[index] : 0)
+    /// Gateways whose last accepted token has since been revoked or removed from the file; each is
+    /// reported once (until it is accepted again).
+    func revokedSinceAccepted(logger: Logger?) -> [String] {
+        let active = Set(entries(logger: logger).entries.filter { $0.revoked == nil }.map(\.hash))
+        return lastAccepted.withLock { accepted in
+            let revoked = accepted.filter { !active.contains($0.value) }.map(\.key)
+            for gateway in revoked { accepted.removeValue(forKey: gateway) }
+            return revoked.sorted()
         }
-        return difference == 0
     }
 }
 
@@ -73,7 +114,7 @@ extension Substring {
 }
 
 /// A server setting or file is wrong.
-public struct ServerConfigError: Error, Sendable, CustomStringConvertible {
+public struct ServerConfigError: Error, Sendable, Equatable, CustomStringConvertible {
     /// What is wrong, with file and line where known.
     public var message: String
     /// Creates an error.

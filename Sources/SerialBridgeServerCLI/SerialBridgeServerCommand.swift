@@ -14,7 +14,7 @@ struct SerialBridgeServerCommand: AsyncParsableCommand {
         commandName: "serialbridge-server",
         abstract: "The SerialBridge server: gateways in, readings stored, dashboard out.",
         version: "0.1.0",
-        subcommands: [Serve.self, Token.self],
+        subcommands: [Serve.self, Tokens.self, Users.self],
         defaultSubcommand: Serve.self
     )
 }
@@ -31,8 +31,26 @@ struct Serve: AsyncParsableCommand {
     @Option(name: .long, help: "SQLite database file.")
     var db = "serialbridge.sqlite"
 
-    @Option(name: .long, help: "Token file: lines of `GATEWAY-ID TOKEN`.")
+    @Option(name: .long, help: "Gateway token file, written by `serialbridge-server tokens add`; re-read when it changes.")
     var tokens: String
+
+    @Option(name: .long, help: "Users who may log in: htpasswd file with bcrypt hashes (`users add` or `htpasswd -B`); re-read when it changes.")
+    var users: String?
+
+    @Option(name: .long, help: "File holding the admin token (API and /live as `Authorization: Bearer`); or set SERIALBRIDGE_ADMIN_TOKEN.")
+    var adminTokenFile: String?
+
+    @Option(name: .long, help: "Origin allowed to open /live and post with a session besides the same origin, e.g. https://dash.example.org (repeatable).")
+    var allowedOrigin: [String] = []
+
+    @Flag(name: .long, help: "Mark the session cookie Secure though this server speaks plain HTTP (it runs behind a TLS reverse proxy).")
+    var secureCookies = false
+
+    @Option(name: .long, help: "A session unused this long ends (e.g. 30m, 12h).")
+    var sessionIdleTimeout = "12h"
+
+    @Option(name: .long, help: "A session ends this long after login (e.g. 12h, 7d).")
+    var sessionLifetime = "7d"
 
     @Option(name: .long, help: "Write the bound port to this file once listening.")
     var portFile: String?
@@ -104,6 +122,9 @@ struct Serve: AsyncParsableCommand {
         let tokenStore: TokenStore
         do {
             tokenStore = try TokenStore.load(file: tokens)
+            if !tokenStore.entries().entries.contains(where: { $0.revoked == nil }) {
+                logger.warning("\(tokens) has no active gateway token; issue one with `serialbridge-server tokens add GATEWAY --tokens \(tokens)`")
+            }
         } catch {
             logger.critical("\(error)")
             throw ExitCode(2)
@@ -114,6 +135,12 @@ struct Serve: AsyncParsableCommand {
             gatewayRateLimit: gatewayRateLimit > 0 ? RateLimit(perSecond: gatewayRateLimit, burst: gatewayRateLimit * 10) : nil
         )
         options.retention = try retentionPolicy()
+        do {
+            options.auth = try authOptions()
+        } catch {
+            logger.critical("\(error)")
+            throw ExitCode(2)
+        }
         var tls: ServerTLS?
         switch (tlsCertificate, tlsKey) {
         case (let certificate?, let key?):
@@ -136,52 +163,68 @@ struct Serve: AsyncParsableCommand {
         }
         let (http, ws) = options.tls == nil ? ("http", "ws") : ("https", "wss")
         let portFile = self.portFile
-        var services = try ServerApplication.services(options: options, logger: logger) { boundPort in
-            logger.info("listening on \(http)://\(host):\(boundPort)/ (gateways: \(ws)://\(host):\(boundPort)/gateway/v1)")
-            if let portFile { writeFile(portFile, "\(boundPort)\n") }
+        do {
+            var services = try ServerApplication.services(options: options, logger: logger) { boundPort in
+                logger.info("listening on \(http)://\(host):\(boundPort)/ (gateways: \(ws)://\(host):\(boundPort)/gateway/v1)")
+                if let portFile { writeFile(portFile, "\(boundPort)\n") }
+            }
+            if let tls {
+                services.append(ReloadOnHangup(logger: logger) {
+                    do {
+                        try tls.reload()
+                        logger.info("reloaded the TLS certificate \(tls.certificateFile) and key \(tls.keyFile)")
+                    } catch {
+                        logger.error("cannot reload the TLS certificate \(tls.certificateFile) / key \(tls.keyFile), keeping the previous ones: \(error)")
+                    }
+                })
+            }
+            logSecurity(options.auth, logger: logger)
+            let group = ServiceGroup(services: services, gracefulShutdownSignals: [.sigterm, .sigint], logger: logger)
+            try await group.run()
+        } catch let error as ServerConfigError {
+            // A refusal to start (e.g. no login beyond loopback): the message says what to do.
+            logger.critical("\(error)")
+            throw ExitCode(2)
         }
-        if let tls {
-            services.append(ReloadOnHangup(logger: logger) {
-                do {
-                    try tls.reload()
-                    logger.info("reloaded the TLS certificate \(tls.certificateFile) and key \(tls.keyFile)")
-                } catch {
-                    logger.error("cannot reload the TLS certificate \(tls.certificateFile) / key \(tls.keyFile), keeping the previous ones: \(error)")
-                }
-            })
+    }
+
+    /// The people side of the options, from the flags and SERIALBRIDGE_ADMIN_TOKEN.
+    func authOptions() throws(ServerConfigError) -> AuthOptions {
+        var auth = AuthOptions(usersFile: users, allowedOrigins: allowedOrigin, secureCookies: secureCookies)
+        let environment = getenv("SERIALBRIDGE_ADMIN_TOKEN").map { String(cString: $0) }.flatMap { $0.isEmpty ? nil : $0 }
+        switch (adminTokenFile, environment) {
+        case (let file?, nil): auth.adminToken = try AdminToken.load(file: file)
+        case (nil, let token?): auth.adminToken = try AdminToken(token, origin: "SERIALBRIDGE_ADMIN_TOKEN")
+        case (nil, nil): break
+        case (_?, _?): throw ServerConfigError("both --admin-token-file and SERIALBRIDGE_ADMIN_TOKEN are set; use one")
         }
-        let group = ServiceGroup(services: services, gracefulShutdownSignals: [.sigterm, .sigint], logger: logger)
-        try await group.run()
+        guard let idle = DurationText.parse(sessionIdleTimeout) else {
+            throw ServerConfigError("--session-idle-timeout \(sessionIdleTimeout): expected a number and s, m, h or d, e.g. 12h")
+        }
+        guard let lifetime = DurationText.parse(sessionLifetime) else {
+            throw ServerConfigError("--session-lifetime \(sessionLifetime): expected a number and s, m, h or d, e.g. 7d")
+        }
+        auth.sessions = .init(idle: idle, lifetime: lifetime)
+        return auth
+    }
+
+    func logSecurity(_ auth: AuthOptions, logger: Logger) {
+        if auth.usersFile == nil && auth.adminToken == nil {
+            logger.notice("login is off: no users and no admin token, so the server answers only on loopback and to loopback names")
+        } else {
+            logger.info("login required (users: \(auth.usersFile ?? "none"), admin token: \(auth.adminToken == nil ? "no" : "yes"))")
+        }
     }
 }
 
-struct Token: AsyncParsableCommand {
-    static let configuration = CommandConfiguration(
-        abstract: "Issue a token for a gateway: appends `GATEWAY-ID TOKEN` to the token file and prints the token."
-    )
+/// Prints a line on standard error (messages for people; standard output stays for data).
+func printError(_ text: String) {
+    writeError(text + "\n")
+}
 
-    @Argument(help: "Gateway id.")
-    var gateway: String
-
-    @Option(name: .long, help: "Token file to append to.")
-    var tokens: String
-
-    func run() async throws {
-        var bytes = [UInt8](repeating: 0, count: 24)
-        let fd = open("/dev/urandom", O_RDONLY | O_CLOEXEC)
-        guard fd >= 0, bytes.withUnsafeMutableBytes({ read(fd, $0.baseAddress, $0.count) }) == bytes.count else {
-            throw ValidationError("cannot read /dev/urandom")
-        }
-        close(fd)
-        let hex = Array("0123456789abcdef".utf8)
-        let token = String(decoding: bytes.flatMap { [hex[Int($0 >> 4)], hex[Int($0 & 0xF)]] }, as: UTF8.self)
-        let line = "\(gateway) \(token)\n"
-        let out = open(tokens, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0o600)
-        guard out >= 0 else { throw ValidationError("cannot open \(tokens): \(String(cString: strerror(errno)))") }
-        _ = Array(line.utf8).withUnsafeBytes { write(out, $0.baseAddress, $0.count) }
-        close(out)
-        print(token)
-    }
+/// Writes text on standard error as it is (prompts).
+func writeError(_ text: String) {
+    _ = Array(text.utf8).withUnsafeBytes { write(STDERR_FILENO, $0.baseAddress, $0.count) }
 }
 
 func writeFile(_ path: String, _ text: String) {

@@ -1,6 +1,7 @@
 import Foundation
 import Logging
 import SerialBridgeSerial
+import SerialBridgeServer
 import Testing
 
 /// Runs a command, returning its exit status and output.
@@ -83,7 +84,10 @@ struct NetworkNamespaceTests {
         let server = try await TestServer(
             directory: TemporaryDirectory(), port: 0, gateway: "gw-test", logger: logs.logger("server"),
             heartbeatMs: 200, host: namespace.hostAddress
-        )
+        ) { options in
+            // Beyond loopback the server needs a login for people (gateways use their own tokens).
+            options.auth.adminToken = try? AdminToken("admin-0123456789abcdef0123456789")
+        }
         let device = try PseudoTerminal()
         defer { device.close() }
         let dir = try TemporaryDirectory()

@@ -3,11 +3,8 @@ import SerialBridgeJSON
 
 /// The API routes that act on devices: sending a command, starting and stopping a raw tap.
 enum ControlRoutes {
-    /// Registers the routes that change something on a device.
-    ///
-    // AUTH: these need a logged-in user. Register them on a group that carries the session
-    // middleware, e.g. `ControlRoutes.add(to: router.group().add(middleware: requireUser), api)`,
-    // and pass the user's name on as `requestedBy` of the command record.
+    /// Registers the routes that change something on a device. They need a logged-in user:
+    /// `ServerApplication` registers them on a group behind `RequireUser`.
     static func add<Context: RequestContext>(to router: some RouterMethods<Context>, _ api: APIEnvironment) {
         router.post("/api/devices/{id}/commands") { request, context in
             await APIResponse.answer(api.logger) {
