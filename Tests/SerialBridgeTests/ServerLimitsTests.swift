@@ -60,6 +60,19 @@ struct ServerLimitsTests {
         try await server.stop()
     }
 
+    @Test func anOversizeMessageClosesWith1009() async throws {
+        let logs = LogCapture()
+        let server = try await TestServer(gateway: "gw-test", logger: logs.logger("server"), maxMessageBytes: 4096)
+        let result = try await handPlayedGateway(port: server.port, logger: logs.logger("client")) { messages, outbound in
+            _ = try await messages.next()  // welcome
+            try await outbound.write(.text(String(repeating: "x", count: 5000)))
+        }
+        #expect(result.close?.closeCode == .messageTooLarge)
+        let stored = try await server.store.readings(gateway: "gw-test", device: "sensor-1", limit: 10)
+        #expect(stored.isEmpty)
+        try await server.stop()
+    }
+
     @Test func anUnknownBinaryMessageKindClosesWith1002() async throws {
         let logs = LogCapture()
         let server = try await TestServer(gateway: "gw-test", logger: logs.logger("server"))
@@ -263,5 +276,37 @@ struct ServerOperationsTests {
         #expect(throws: (any Error).self) { try tls.reload() }
         #expect(await handshake(port: server.port, trusting: secondCA, logger: logs.logger("client")))
         try await server.stop()
+    }
+}
+
+@Suite("Storage group commit")
+struct GroupCommitTests {
+    @Test func concurrentBatchesShareTransactionsAndEachGetsItsOwnNewReadings() async throws {
+        let directory = try TemporaryDirectory()
+        let storage = try SQLiteStorage(path: directory.file("group.sqlite"))
+        func batch(_ gateway: Int, _ sequences: ClosedRange<Int64>) -> [Reading] {
+            sequences.map { sequence in
+                Reading(
+                    gateway: "gw-\(gateway)", id: ReadingID(epoch: 1, sequence: sequence), device: "d", profile: "p",
+                    timestamp: 1_800_000_000_000 + sequence, values: [NamedValue(name: "n", value: .integer(sequence))]
+                )
+            }
+        }
+        // 50 gateways × 4 messages at once, the last message of each repeating the first (a resend).
+        let results = try await withThrowingTaskGroup(of: (Int, Int, [Reading]).self) { group in
+            for gateway in 0..<50 {
+                for message in 0..<4 {
+                    let sequences: ClosedRange<Int64> = message == 3 ? 1...5 : Int64(message * 5 + 1)...Int64(message * 5 + 5)
+                    group.addTask { (gateway, message, try await storage.insert(batch(gateway, sequences), receivedAt: 0)) }
+                }
+            }
+            return try await group.reduce(into: []) { $0.append($1) }
+        }
+        for gateway in 0..<50 {
+            let fresh = results.filter { $0.0 == gateway }.flatMap(\.2).map(\.id.sequence).sorted()
+            #expect(fresh == Array(1...15), "gateway \(gateway): every reading reported new exactly once")
+            let stored = try await storage.readings(gateway: "gw-\(gateway)", device: "d", limit: 100)
+            #expect(stored.map(\.id.sequence) == Array(1...15))
+        }
     }
 }

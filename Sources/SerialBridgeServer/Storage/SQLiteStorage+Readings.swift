@@ -4,7 +4,17 @@ import SerialBridgeProtocol
 extension SQLiteStorage {
     public func insert(_ readings: [Reading], receivedAt: Int64) async throws -> [Reading] {
         guard !readings.isEmpty else { return [] }
-        return try await pool.write { db in try Self.insert(readings, receivedAt: receivedAt, db) }
+        return try await readingWrites.write(ReadingBatch(readings: readings, receivedAt: receivedAt))
+    }
+
+    /// One gateway message's readings, for the group commit.
+    struct ReadingBatch: Sendable {
+        var readings: [Reading]
+        var receivedAt: Int64
+    }
+
+    static func insert(_ batch: ReadingBatch, _ db: Database) throws -> [Reading] {
+        try insert(batch.readings, receivedAt: batch.receivedAt, db)
     }
 
     /// One batch in the caller's transaction: the readings, then one device upsert per device and one

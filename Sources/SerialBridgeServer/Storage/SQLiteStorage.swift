@@ -5,10 +5,12 @@ import SerialBridgeProtocol
 /// The default storage: one SQLite file in WAL mode through GRDB. Writes are serialised by the
 /// pool's single writer; reads run beside them on their own connections.
 ///
-/// Each batch of readings is one transaction (readings, device totals, rollup cells), so a batch
-/// costs one commit however many readings it holds.
+/// Each batch of readings is written in one transaction (readings, device totals, rollup cells)
+/// together with the batches of other connections that arrived meanwhile (``GroupCommit``), so
+/// commits do not grow with the number of gateways.
 public final class SQLiteStorage: ServerStorage {
     let pool: DatabasePool
+    let readingWrites: GroupCommit<ReadingBatch, [Reading]>
 
     /// Opens (creating if needed) the database at `path` and brings its schema up to date.
     public init(path: String) throws {
@@ -23,6 +25,7 @@ public final class SQLiteStorage: ServerStorage {
         }
         pool = try DatabasePool(path: path, configuration: configuration)
         try SQLiteSchema.migrator.migrate(pool)
+        readingWrites = GroupCommit(pool: pool, perform: Self.insert)
     }
 
     public func recordHello(_ hello: Hello, receivedAt: Int64) async throws -> Int64? {
