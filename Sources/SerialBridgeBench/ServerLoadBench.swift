@@ -67,18 +67,10 @@ struct ServerLoadBench: AsyncParsableCommand {
         let state = LoadState()
         let interval = Duration.nanoseconds(1_000_000_000 / max(1, rate))
         let port_ = port
-        let clients = Task {
-            await withTaskGroup(of: Void.self) { group in
-                for index in 0..<gateways {
-                    let (gateway, token) = tokens.pairs[index]
-                    group.addTask {
-                        await LoadGateway(gateway: gateway, token: token, port: port_, interval: interval, logger: logger)
-                            .run(recorder: recorder, state: state)
-                    }
-                    // Connect in waves, as gateways do after a server restart (with jitter).
-                    if index % 50 == 49 { try? await Task.sleep(for: .milliseconds(100)) }
-                }
-            }
+        // Off the main actor: closures formed in `run()` would otherwise run every simulated
+        // gateway on the main thread.
+        let clients = Task.detached {
+            await LoadGateway.runFleet(tokens: tokens.pairs, port: port_, interval: interval, logger: logger, recorder: recorder, state: state)
         }
         for _ in 0..<1200 where state.connected.load(ordering: .relaxed) < gateways {
             try await Task.sleep(for: .milliseconds(50))
@@ -111,6 +103,21 @@ struct ServerLoadBench: AsyncParsableCommand {
 
 /// One simulated gateway: hello, then one reading every `interval`, a ping every 5 s.
 struct LoadGateway: Sendable {
+    /// Runs one simulated gateway per token until cancelled, connecting in waves of 50.
+    static func runFleet(
+        tokens: [(String, String)], port: Int, interval: Duration, logger: Logger, recorder: LatencyRecorder, state: LoadState
+    ) async {
+        await withTaskGroup(of: Void.self) { group in
+            for (index, (gateway, token)) in tokens.enumerated() {
+                group.addTask {
+                    await LoadGateway(gateway: gateway, token: token, port: port, interval: interval, logger: logger)
+                        .run(recorder: recorder, state: state)
+                }
+                if index % 50 == 49 { try? await Task.sleep(for: .milliseconds(100)) }
+            }
+        }
+    }
+
     let gateway: String
     let token: String
     let port: Int
