@@ -75,8 +75,12 @@ struct GatewayIngest: Sendable {
         await recordEvent(gateway, .online, at: connectedAt, reason: nil, logger)
         let liveness = Liveness(Self.now())
         let logger2 = logger
+        let pipeline = AckPipeline(limit: Self.writesInFlight)
         var ending = await withTaskGroup(of: Ending.self) { group in
-            group.addTask { await self.receive(gateway: gateway, inbound: inbound, outbound: outbound, liveness: liveness, logger: logger2) }
+            group.addTask {
+                await self.receive(gateway: gateway, inbound: inbound, outbound: outbound, liveness: liveness, pipeline: pipeline, logger: logger2)
+            }
+            group.addTask { await self.acknowledge(pipeline, outbound: outbound, gateway: gateway, logger: logger2) }
             group.addTask { await self.watch(liveness) }
             let first = await group.next() ?? .closedByGateway
             group.cancelAll()
@@ -121,9 +125,14 @@ struct GatewayIngest: Sendable {
 
     /// Reads the connection until it ends; returns how it ended.
     private func receive(
-        gateway: String, inbound: WebSocketInboundStream, outbound: WebSocketOutboundWriter, liveness: Liveness, logger: Logger
+        gateway: String, inbound: WebSocketInboundStream, outbound: WebSocketOutboundWriter, liveness: Liveness, pipeline: AckPipeline,
+        logger: Logger
     ) async -> Ending {
-        var connection = Connection(gateway: gateway, reassembler: ChunkReassembler(limits: chunkLimits), bucket: rateLimit.map { TokenBucket(limit: $0, now: Self.now()) })
+        var connection = Connection(
+            gateway: gateway, reassembler: ChunkReassembler(limits: chunkLimits), bucket: rateLimit.map { TokenBucket(limit: $0, now: Self.now()) },
+            pipeline: pipeline
+        )
+        defer { pipeline.finish() }
         do {
             for try await message in inbound.messages(maxSize: maxMessageBytes) {
                 let now = Self.now()
@@ -149,13 +158,40 @@ struct GatewayIngest: Sendable {
                 }
             }
             registry.heard(from: gateway, at: Timestamp.nowMilliseconds())
-            logger.info("gateway \(gateway)'s connection closed after storing \(connection.stored) readings")
+            logger.info("gateway \(gateway)'s connection closed")
             return .closedByGateway
         } catch {
             if Task.isCancelled { return .closedByGateway }
             logger.warning("gateway \(gateway)'s connection ended: \(error)")
             return .lost(error)
         }
+    }
+
+    /// Messages whose writes may run ahead of their acknowledgements, per connection.
+    static let writesInFlight = 64
+
+    /// Sends each write's ack once it and every earlier write are committed; a failed write
+    /// closes the connection (1011 for storage) and ends the connection.
+    private func acknowledge(_ pipeline: AckPipeline, outbound: WebSocketOutboundWriter, gateway: String, logger: Logger) async -> Ending {
+        for await write in pipeline.writes {
+            do {
+                guard let last = try await write.work.value else { continue }
+                try await send(.ack(Ack(id: last)), outbound)
+                metrics.ackLatency.recordNanoseconds(Int64(Self.now() &- write.arrivedAt))
+            } catch let closing as Closing {
+                logger.error("closing gateway \(gateway)'s connection with \(UInt16(webSocketErrorCode: closing.code)): \(closing.errorCode): \(closing.reason)")
+                metrics.closed(code: UInt16(webSocketErrorCode: closing.code))
+                try? await send(.error(.init(code: closing.errorCode, message: closing.reason)), outbound)
+                try? await outbound.close(closing.code, reason: closing.errorCode)
+                return .closedByServer(code: UInt16(webSocketErrorCode: closing.code), errorCode: closing.errorCode)
+            } catch {
+                // The ack could not be written: the connection is going; the reading side says how.
+                break
+            }
+        }
+        // Wait to be cancelled by the end the reading side reports.
+        while !Task.isCancelled { try? await Task.sleep(for: .seconds(3600)) }
+        return .closedByGateway
     }
 
     /// Returns once the gateway has been silent for `missedHeartbeats` intervals.
@@ -180,8 +216,8 @@ struct GatewayIngest: Sendable {
         let gateway: String
         var reassembler: ChunkReassembler
         var bucket: TokenBucket?
+        let pipeline: AckPipeline
         var greeted = false
-        var stored = 0
         /// When the message being handled arrived (uptime ns), for the ack latency.
         var arrivedAt: UInt64 = 0
     }
@@ -297,23 +333,34 @@ struct GatewayIngest: Sendable {
                 try await Task.sleep(nanoseconds: wait)
             }
         }
+        for item in items {
+            switch item {
+            case .reading(let reading) where reading.gateway != connection.gateway:
+                metrics.rejected("gateway-mismatch")
+                throw Closing(code: .policyViolation, errorCode: "gateway-mismatch", reason: "reading claims gateway \"\(reading.gateway)\"")
+            case .device(let event) where event.gateway != connection.gateway:
+                metrics.rejected("gateway-mismatch")
+                throw Closing(code: .policyViolation, errorCode: "gateway-mismatch", reason: "device event for \"\(event.gateway)\"")
+            default:
+                break
+            }
+        }
+        registry.heard(from: connection.gateway, at: Timestamp.nowMilliseconds())
+        await connection.pipeline.submit(arrivedAt: connection.arrivedAt) { try await self.write(items, logger) }
+    }
+
+    /// Stores one message's readings (one run at a time) and device events in order; returns the
+    /// identity its ack names.
+    private func write(_ items: [Message], _ logger: Logger) async throws -> ReadingID? {
         var run: [Reading] = []
         var last: ReadingID?
         for item in items {
             switch item {
             case .reading(let reading):
-                guard reading.gateway == connection.gateway else {
-                    metrics.rejected("gateway-mismatch")
-                    throw Closing(code: .policyViolation, errorCode: "gateway-mismatch", reason: "reading claims gateway \"\(reading.gateway)\"")
-                }
                 run.append(reading)
                 last = max(last ?? reading.id, reading.id)
             case .device(let event):
-                guard event.gateway == connection.gateway else {
-                    metrics.rejected("gateway-mismatch")
-                    throw Closing(code: .policyViolation, errorCode: "gateway-mismatch", reason: "device event for \"\(event.gateway)\"")
-                }
-                try await flush(&run, &connection)
+                try await flush(&run)
                 if try await storing({ try await store.insert(event, receivedAt: Timestamp.nowMilliseconds()) }) {
                     metrics.deviceEvents.increment()
                     logger.info("device \(event.device) \(event.kind.rawValue)\(event.message.map { ": \($0)" } ?? "")")
@@ -324,12 +371,8 @@ struct GatewayIngest: Sendable {
                 break
             }
         }
-        try await flush(&run, &connection)
-        if let last {
-            try await send(.ack(Ack(id: last)), outbound)
-            metrics.ackLatency.recordNanoseconds(Int64(Self.now() &- connection.arrivedAt))
-        }
-        registry.heard(from: connection.gateway, at: Timestamp.nowMilliseconds())
+        try await flush(&run)
+        return last
     }
 
     /// Runs a storage call; a failure closes the connection with 1011 so the gateway resends later
@@ -343,11 +386,10 @@ struct GatewayIngest: Sendable {
         }
     }
 
-    private func flush(_ run: inout [Reading], _ connection: inout Connection) async throws {
+    private func flush(_ run: inout [Reading]) async throws {
         guard !run.isEmpty else { return }
         let batch = run
         let fresh = try await storing { try await store.insert(batch, receivedAt: Timestamp.nowMilliseconds()) }
-        connection.stored += fresh.count
         metrics.readingsStored.increment(by: Int64(fresh.count))
         metrics.readingsDuplicate.increment(by: Int64(run.count - fresh.count))
         for reading in fresh { feed.publish(device: "\(reading.gateway):\(reading.device)", LiveMessage.reading(reading)) }

@@ -22,6 +22,11 @@ public final class SQLiteStorage: ServerStorage {
             // WAL with synchronous=NORMAL: a commit survives a process crash; the last few may
             // be lost on power loss, which the gateway's resend covers (it keeps unacked readings).
             try db.execute(sql: "PRAGMA synchronous = NORMAL")
+            // A group commit's transaction touches many pages: keep them in memory rather than
+            // spilling to the WAL mid-transaction, and keep savepoints' statement journals in
+            // memory (both showed as a fifth of the server's time in pwrite under load).
+            try db.execute(sql: "PRAGMA cache_size = -65536")
+            try db.execute(sql: "PRAGMA temp_store = MEMORY")
         }
         pool = try DatabasePool(path: path, configuration: configuration)
         try SQLiteSchema.migrator.migrate(pool)
