@@ -148,12 +148,7 @@ public enum ServerApplication {
     }
 
     static func addRoutes(to router: Router<BasicRequestContext>, tokens: TokenStore) {
-        router.get("/") { _, _ in
-            Response(
-                status: .ok, headers: [.contentType: "text/html; charset=utf-8", .cacheControl: "no-cache"],
-                body: .init(byteBuffer: ByteBuffer(string: DashboardPage.html))
-            )
-        }
+        DashboardAssets.register(on: router)
         router.get("/healthz") { _, _ in json(.ok, "{\"status\":\"ok\"}") }
         router.get("/gateway/v1/auth") { request, _ in
             switch tokens.check(authorization: request.headers[.authorization]) {
