@@ -94,6 +94,32 @@ struct DashboardBrowserTests {
         try await restarted.stop()
     }
 
+    @Test func anAPIAnswer401SendsTheBrowserToTheLoginPageWithTheWayBack() async throws {
+        guard let binary = HeadlessChromium.required() else { return }
+        let logs = LogCapture()
+        let server = try await TestServer(gateway: "gw-test", logger: logs.logger("server"))
+        let page = try await HeadlessChromium(binary: binary, url: "http://127.0.0.1:\(server.port)/")
+        try await page.waitFor("#link", toRead: "live")
+        // This server has no login; the page meets the 401 a server with login sends once the
+        // session has expired.
+        try await page.evaluate("""
+            window.fetch = async () => new Response('{"error":"login required"}', { status: 401, headers: { 'Content-Type': 'application/json' } });
+            location.hash = '#/gateway/gw-x';
+            """)
+        // This server has no /login page (Chromium shows its error page there), so the tab's
+        // history says where it went.
+        let login = "http://127.0.0.1:\(server.port)/login?next=%2F%23%2Fgateway%2Fgw-x"
+        try await eventually("the login page opened") {
+            // While the tab navigates, DevTools may answer that no page is attached: ask again.
+            guard let history = try? await page.send("Page.getNavigationHistory", [:]),
+                  case .integer(let current)? = history["currentIndex"], case .array(let entries)? = history["entries"],
+                  entries.indices.contains(Int(current)) else { return false }
+            return entries[Int(current)]["url"] == .string(login)
+        }
+        await page.close()
+        try await server.stop()
+    }
+
     static let co2Answer: [UInt8] = [0xFF, 0x86, 0x02, 0x60, 0x47, 0x00, 0x00, 0x00, 0xD1]
 
     @Test func aCommandSentFromThePageReachesTheDeviceAndTheRawViewShowsItsBytes() async throws {
@@ -167,6 +193,7 @@ struct DashboardBrowserTests {
               const r = await import('/dashboard/router.js');
               const commands = await import('/dashboard/views/commands.js');
               const history = await import('/dashboard/views/history.js');
+              const api = await import('/dashboard/api.js');
               const series = history.seriesOf({ mode: 'buckets', stepMs: 60000, buckets: [{ ts: 0, values: { t: { min: 1, max: 3, mean: 2, count: 3 } } }] });
               const raw = history.seriesOf([{ ts: 0, values: { t: 1, s: 'x' } }, { ts: 1000, values: { t: 2 } }, { ts: 2000, values: { t: 3 } }]);
               let refused = '';
@@ -183,6 +210,7 @@ struct DashboardBrowserTests {
                 r.link.device('gw:a b'),
                 commands.parseArguments('ppm=2000, on=1'), refused,
                 [...series.series.get('t')], series.gapMs, [...raw.series.keys()], raw.gapMs,
+                api.loginURL({ pathname: '/', search: '', hash: '#/device/gw%3Aa' }),
               ]);
             })()
             """)
@@ -191,7 +219,7 @@ struct DashboardBrowserTests {
             0.5,10,200,2.5,[0,2.5,5,7.5,10],[-2,0,2],120000,\#
             {"name":"overview"},{"name":"device","id":"gw-1:co2"},{"name":"gateway","id":"gw a"},{"name":"unknown","path":"/device/nocolon"},\#
             "#/device/gw%3Aa%20b",{"ppm":2000,"on":1},"\"ppm\" is not NAME=NUMBER",\#
-            [{"t":30000,"v":2,"lo":1,"hi":3}],90000,["t"],10000]
+            [{"t":30000,"v":2,"lo":1,"hi":3}],90000,["t"],10000,"/login?next=%2F%23%2Fdevice%2Fgw%253Aa"]
             """#
         #expect(answers == expected)
         #expect(page.consoleErrors.isEmpty, "\(page.consoleErrors)")

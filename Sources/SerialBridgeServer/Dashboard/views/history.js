@@ -12,7 +12,8 @@ const hour = 60 * minute;
 
 /** The ranges offered, with how many points to ask the API for. */
 export const ranges = [
-  { key: "15m", label: "15 min", span: 15 * minute, points: 1000 },
+  // Raw readings for devices up to about 6 per second; faster ones get 1-minute buckets.
+  { key: "15m", label: "15 min", span: 15 * minute, points: 6000 },
   { key: "6h", label: "6 h", span: 6 * hour, points: 360 },
   { key: "24h", label: "24 h", span: 24 * hour, points: 288 },
   { key: "7d", label: "7 d", span: 7 * 24 * hour, points: 336 },

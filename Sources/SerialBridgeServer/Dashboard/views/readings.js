@@ -3,7 +3,7 @@
 
 import { api, devicePath } from "../api.js";
 import { fill, h } from "../dom.js";
-import { clock, formatValue } from "../format.js";
+import { clockMs, formatValue } from "../format.js";
 
 const shown = 50;
 
@@ -79,7 +79,7 @@ export class ReadingsTable {
     fill(this.#body, this.#readings.map((reading) => {
       const flagged = reading.outOfRange ?? [];
       const row = h("tr", { class: reading.fresh ? "fresh" : null, title: new Date(reading.ts).toLocaleString() },
-        h("td", { class: "mono" }, clock(reading.ts)),
+        h("td", { class: "mono" }, clockMs(reading.ts)),
         names.map((name) => h("td", { class: `num ${flagged.includes(name) ? "flag" : ""}`, dataset: { name }, title: flagged.includes(name) ? "outside the profile's valid range" : null },
           name in reading.values ? formatValue(reading.values[name]) : "")));
       reading.fresh = false;
