@@ -55,7 +55,6 @@ struct DashboardBrowserTests {
         try await page.waitFor("#readings tr:first-child", toContain: "6161.5")
         try await page.waitFor("#charts [data-value=\"temperature\"] .now", toContain: "6161.5")
         try await page.waitFor("#charts [data-value=\"humidity\"] .now", toContain: "2")
-        try await page.saveScreenshotIfAsked()
 
         // The gateway stops: the device's page says its gateway is offline.
         try await gateway.stop()

@@ -1,4 +1,3 @@
-import Foundation
 import SerialBridgeJSON
 
 /// What the dashboard tests do to a page, in the page's own terms: text under a selector, clicks,
@@ -45,12 +44,5 @@ extension HeadlessChromium {
     /// Goes to a dashboard route (`#/device/…`) without reloading the page.
     func route(_ hash: String) async throws {
         try await evaluate("location.hash = \(Self.literal(hash))")
-    }
-
-    /// Writes the page as PNG to the path in `SERIALBRIDGE_DASHBOARD_SCREENSHOT`, when set (how
-    /// docs/dashboard.png is made; see README).
-    func saveScreenshotIfAsked() async throws {
-        guard let path = ProcessInfo.processInfo.environment["SERIALBRIDGE_DASHBOARD_SCREENSHOT"] else { return }
-        try Data(try await screenshot()).write(to: URL(fileURLWithPath: path))
     }
 }
