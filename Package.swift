@@ -147,6 +147,8 @@ let package = Package(
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "UnixSignals", package: "swift-service-lifecycle"),
             ],
+            // The dashboard's HTML, CSS and JavaScript, compiled into the binary (DashboardAssets.swift).
+            resources: [.embedInCode("Dashboard")],
             swiftSettings: strictSettings
         ),
         .executableTarget(

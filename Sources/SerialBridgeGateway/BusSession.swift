@@ -303,7 +303,8 @@ public final class BusSession: Sendable {
     private func report(_ member: Member, _ kind: DeviceStateChange.Kind, message: String? = nil, counters: PollCounters) {
         queue.enqueue(
             device: member.device, kind: kind, profile: member.profile.name, path: path,
-            timestamp: Timestamp.nowMilliseconds(), message: message, counters: Self.named(counters)
+            timestamp: Timestamp.nowMilliseconds(), message: message, counters: Self.named(counters),
+            commands: kind == .attached ? member.profile.commandDescriptions : nil
         )
     }
 

@@ -85,9 +85,12 @@ public struct DeviceSession: Sendable {
     }
 
     private func report(_ kind: DeviceStateChange.Kind, message: String? = nil, totals: SessionTotals) {
+        // Profiles with commands run in bus sessions, so this device takes none: `attached` says
+        // so, and a dashboard offers no command form.
         queue.enqueue(
             device: device, kind: kind, profile: profile.name, path: path,
-            timestamp: Timestamp.nowMilliseconds(), message: message, counters: totals.named
+            timestamp: Timestamp.nowMilliseconds(), message: message, counters: totals.named,
+            commands: kind == .attached ? [] : nil
         )
     }
 

@@ -74,6 +74,10 @@ public enum MessageCodec {
                 writer.key(name); writer.integer(value)
             }
             writer.endObject()
+            if let commands = event.commands {
+                writer.key("commands")
+                CommandDescription.write(commands, into: &writer)
+            }
         case .ack(let ack):
             writer.key("type"); writer.string("ack")
             writer.key("epoch"); writer.integer(ack.id.epoch)
@@ -240,13 +244,18 @@ public enum MessageCodec {
                 guard case .string(let text) = node else { throw MessageDecodingError("device.message must be a string") }
                 message = text
             }
+            var commands: [CommandDescription]?
+            if let node = root["commands"] {
+                commands = try CommandDescription.read(node, context: "device.commands")
+            }
             let epoch = try fields.integer("epoch")
             let sequence = try fields.integer("seq")
             guard epoch > 0, sequence > 0 else { throw MessageDecodingError("device epoch and seq must be positive") }
             return .device(DeviceStateChange(
                 gateway: try fields.string("gateway"), id: ReadingID(epoch: epoch, sequence: sequence),
                 device: try fields.string("device"), kind: kind, profile: try fields.string("profile"),
-                path: try fields.string("path"), timestamp: try fields.integer("ts"), message: message, counters: counters
+                path: try fields.string("path"), timestamp: try fields.integer("ts"), message: message, counters: counters,
+                commands: commands
             ))
         case "ack":
             return .ack(Ack(id: ReadingID(epoch: try fields.integer("epoch"), sequence: try fields.integer("seq"))))

@@ -192,11 +192,14 @@ public struct DeviceStateChange: Sendable, Hashable {
     public var message: String?
     /// Counters of the session so far, by name (bytes, frames, readings, decodeErrors, …).
     public var counters: [(String, Int64)]
+    /// The commands the device takes (sent with `attached`; empty when it takes none); nil when
+    /// the event does not say.
+    public var commands: [CommandDescription]?
 
     /// Creates an event.
     public init(
         gateway: String, id: ReadingID, device: String, kind: Kind, profile: String, path: String,
-        timestamp: Int64, message: String? = nil, counters: [(String, Int64)] = []
+        timestamp: Int64, message: String? = nil, counters: [(String, Int64)] = [], commands: [CommandDescription]? = nil
     ) {
         self.gateway = gateway
         self.id = id
@@ -207,12 +210,14 @@ public struct DeviceStateChange: Sendable, Hashable {
         self.timestamp = timestamp
         self.message = message
         self.counters = counters
+        self.commands = commands
     }
 
     public static func == (lhs: DeviceStateChange, rhs: DeviceStateChange) -> Bool {
         lhs.gateway == rhs.gateway && lhs.id == rhs.id && lhs.device == rhs.device && lhs.kind == rhs.kind
             && lhs.profile == rhs.profile && lhs.path == rhs.path && lhs.timestamp == rhs.timestamp
             && lhs.message == rhs.message && lhs.counters.elementsEqual(rhs.counters, by: { $0 == $1 })
+            && lhs.commands == rhs.commands
     }
 
     public func hash(into hasher: inout Hasher) {

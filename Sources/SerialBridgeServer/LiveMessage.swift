@@ -56,6 +56,17 @@ enum LiveMessage {
         if let message = event.message {
             writer.key("message"); writer.string(message)
         }
+        // The session's counters, so a dashboard shows the error counts without refetching.
+        writer.key("counters")
+        writer.beginObject()
+        for (name, value) in event.counters {
+            writer.key(name); writer.integer(value)
+        }
+        writer.endObject()
+        if let commands = event.commands {
+            writer.key("commands")
+            CommandDescription.write(commands, into: &writer)
+        }
         writer.endObject()
         return String(decoding: writer.bytes, as: UTF8.self)
     }

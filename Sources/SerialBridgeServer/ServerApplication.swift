@@ -170,12 +170,7 @@ public enum ServerApplication {
     }
 
     static func addRoutes(to router: Router<ServerRequestContext>, tokens: TokenStore) {
-        router.get("/") { _, _ in
-            Response(
-                status: .ok, headers: [.contentType: "text/html; charset=utf-8", .cacheControl: "no-cache"],
-                body: .init(byteBuffer: ByteBuffer(string: DashboardPage.html))
-            )
-        }
+        DashboardAssets.register(on: router)
         router.get("/healthz") { _, _ in json(.ok, "{\"status\":\"ok\"}") }
         router.get("/gateway/v1/auth") { request, context in
             switch tokens.check(authorization: request.headers[.authorization], logger: context.logger) {

@@ -89,15 +89,16 @@ public final class OutboundQueue: Sendable {
         }
     }
 
-    /// Numbers, encodes and appends a device event, in the same sequence as readings.
+    /// Numbers, encodes and appends a device event, in the same sequence as readings. `commands`
+    /// (for `attached`) tells the server which commands the device takes.
     public func enqueue(
         device: String, kind: DeviceStateChange.Kind, profile: String, path: String, timestamp: Int64,
-        message: String? = nil, counters: [(String, Int64)] = []
+        message: String? = nil, counters: [(String, Int64)] = [], commands: [CommandDescription]? = nil
     ) {
         append(1) { id, _ in
             let event = DeviceStateChange(
                 gateway: gateway, id: id, device: device, kind: kind, profile: profile, path: path,
-                timestamp: timestamp, message: message, counters: counters
+                timestamp: timestamp, message: message, counters: counters, commands: commands
             )
             return (timestamp, MessageCodec.encode(.device(event)))
         }

@@ -41,6 +41,14 @@ struct ProtocolVectorTests {
             profile: "generic-csv-lines", path: "/dev/ttyUSB0", timestamp: 1_795_753_260_000, message: "end of data",
             counters: [("bytes", 5120), ("readings", 512), ("decodeErrors", 1), ("reopens", 1)]
         ))),
+        ("device-commands", .device(DeviceStateChange(
+            gateway: gateway, id: ReadingID(epoch: 7, sequence: 5), device: "co2", kind: .attached,
+            profile: "winsen-mhz19b", path: "/dev/ttyUSB1", timestamp: 1_795_753_260_000,
+            commands: [
+                CommandDescription(name: "calibrateSpan", arguments: [.init(name: "ppm", kind: .integer, min: 1000, max: 10000)]),
+                CommandDescription(name: "readCO2"),
+            ]
+        ))),
         ("ack", .ack(Ack(id: ReadingID(epoch: 7, sequence: 1)))),
         ("ping", .ping(Heartbeat(timestamp: 1_795_753_200_000))),
         ("pong", .pong(Heartbeat(timestamp: 1_795_753_200_000, serverTimestamp: 1_795_753_200_003))),
@@ -105,6 +113,8 @@ struct ProtocolMalformedTests {
         (#"{"type":"hello"} trailing"#, "invalid JSON: unexpected data after the document at byte 17"),
         (#"{"type":"ping","ts":01}"#, "invalid JSON: leading zero at byte 20"),
         (#"{"type":"ping","ts":1e999}"#, "invalid JSON: number out of range at byte 20"),
+        (#"{"type":"device","gateway":"g","epoch":1,"seq":1,"device":"d","event":"attached","profile":"p","path":"/dev/x","ts":0,"counters":{},"commands":[{"name":"c","arguments":[{"name":"a","type":"text"}]}]}"#,
+         "device.commands[0].arguments[0].type must be integer or number"),
     ])
     func malformedMessagesGetSpecificErrors(input: String, error: String) {
         #expect(throws: MessageDecodingError(error)) { try MessageCodec.decode(Array(input.utf8)) }

@@ -10,7 +10,7 @@ import Glibc
 #endif
 
 /// The status line the server answers to a WebSocket upgrade request sent by hand.
-func upgradeStatus(port: Int, headers: [String]) throws -> String {
+func upgradeStatus(port: Int, path: String = "/gateway/v1", headers: [String]) throws -> String {
     let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
     guard fd >= 0 else { throw TimedOut(what: "socket") }
     defer { close(fd) }
@@ -22,7 +22,7 @@ func upgradeStatus(port: Int, headers: [String]) throws -> String {
         $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
     }
     guard connected == 0 else { throw TimedOut(what: "connect") }
-    let request = (["GET /gateway/v1 HTTP/1.1", "Host: 127.0.0.1:\(port)", "Connection: Upgrade", "Upgrade: websocket",
+    let request = (["GET \(path) HTTP/1.1", "Host: 127.0.0.1:\(port)", "Connection: Upgrade", "Upgrade: websocket",
                     "Sec-WebSocket-Version: 13", "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ=="] + headers).joined(separator: "\r\n") + "\r\n\r\n"
     _ = request.withCString { send(fd, $0, strlen($0), 0) }
     var buffer = [UInt8](repeating: 0, count: 512)

@@ -26,6 +26,9 @@ enum APIJSON {
         if let flags = device.lastOutOfRangeJSON {
             writer.key("outOfRange"); writer.rawValue(flags)
         }
+        if let commands = device.commandsJSON {
+            writer.key("commands"); writer.rawValue(commands)
+        }
         writer.endObject()
     }
 

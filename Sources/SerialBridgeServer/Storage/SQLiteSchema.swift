@@ -9,6 +9,7 @@ enum SQLiteSchema {
         var migrator = DatabaseMigrator()
         migrator.registerMigration("v1-readings-devices-events", migrate: readingsDevicesEvents)
         migrator.registerMigration("v2-history-events-commands", migrate: historyEventsCommands)
+        migrator.registerMigration("v3-device-commands", migrate: deviceCommands)
         return migrator
     }
 
@@ -76,6 +77,11 @@ enum SQLiteSchema {
         if try !columns(of: "devices", db).contains("last_out_of_range") {
             try db.execute(sql: "ALTER TABLE devices ADD COLUMN last_out_of_range TEXT")
         }
+    }
+
+    /// The commands each device takes, as its gateway last described them (`attached` events).
+    private static func deviceCommands(_ db: Database) throws {
+        try db.execute(sql: "ALTER TABLE device_state ADD COLUMN commands TEXT")
     }
 
     /// Time-range access, rollups, gateway events, commands and the retention marks.

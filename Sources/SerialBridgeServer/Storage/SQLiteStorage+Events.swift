@@ -26,11 +26,16 @@ extension SQLiteStorage {
                 SELECT epoch, seq FROM device_events WHERE gateway = ? AND device = ? ORDER BY epoch DESC, seq DESC LIMIT 1
                 """, arguments: [event.gateway, event.device])
             if let newest, newest["epoch"] == event.id.epoch, newest["seq"] == event.id.sequence {
+                // Commands come with `attached` only: other events keep the list already known.
                 try db.execute(sql: """
-                    INSERT INTO device_state (gateway, device, state, ts, message, counters) VALUES (?, ?, ?, ?, ?, ?)
+                    INSERT INTO device_state (gateway, device, state, ts, message, counters, commands) VALUES (?, ?, ?, ?, ?, ?, ?)
                     ON CONFLICT (gateway, device) DO UPDATE SET
-                        state = excluded.state, ts = excluded.ts, message = excluded.message, counters = excluded.counters
-                    """, arguments: [event.gateway, event.device, event.kind.rawValue, event.timestamp, event.message, countersJSON])
+                        state = excluded.state, ts = excluded.ts, message = excluded.message, counters = excluded.counters,
+                        commands = COALESCE(excluded.commands, device_state.commands)
+                    """, arguments: [
+                        event.gateway, event.device, event.kind.rawValue, event.timestamp, event.message, countersJSON,
+                        event.commands.map(CommandDescription.json),
+                    ])
             }
             return true
         }

@@ -83,7 +83,7 @@ public final class SQLiteStorage: ServerStorage {
             let filter = gateway == nil ? "" : "WHERE devices.gateway = ?"
             return try Row.fetchAll(db, sql: """
                 SELECT devices.*, device_state.state AS state, device_state.message AS state_message,
-                       device_state.counters AS state_counters
+                       device_state.counters AS state_counters, device_state.commands AS state_commands
                 FROM devices LEFT JOIN device_state USING (gateway, device)
                 \(filter)
                 ORDER BY gateway, device
@@ -95,7 +95,7 @@ public final class SQLiteStorage: ServerStorage {
         try await pool.read { db in
             try Row.fetchOne(db, sql: """
                 SELECT devices.*, device_state.state AS state, device_state.message AS state_message,
-                       device_state.counters AS state_counters
+                       device_state.counters AS state_counters, device_state.commands AS state_commands
                 FROM devices LEFT JOIN device_state USING (gateway, device)
                 WHERE devices.gateway = ? AND devices.device = ?
                 """, arguments: [gateway, device]).map(Self.device)
@@ -109,7 +109,8 @@ public final class SQLiteStorage: ServerStorage {
             id: "\(gateway):\(device)", gateway: gateway, device: device, profile: row["profile"],
             lastTimestamp: row["last_ts"], lastValuesJSON: row["last_vals"], unitsJSON: row["units"],
             readingCount: row["readings"], lastOutOfRangeJSON: row["last_out_of_range"],
-            state: row["state"], stateMessage: row["state_message"], stateCountersJSON: row["state_counters"]
+            state: row["state"], stateMessage: row["state_message"], stateCountersJSON: row["state_counters"],
+            commandsJSON: row["state_commands"]
         )
     }
 

@@ -26,6 +26,9 @@ public struct DeviceSummary: Sendable, Hashable {
     public var stateMessage: String?
     /// The counters of the latest state, as a JSON object (bytes, frames, decodeErrors, …); nil before any event.
     public var stateCountersJSON: String?
+    /// The commands the device takes, as a JSON array (``CommandDescription``); nil until its
+    /// gateway has described them.
+    public var commandsJSON: String? = nil
 }
 
 /// A stored reading as the API returns it.
