@@ -7,7 +7,7 @@ import Synchronization
 /// pages go to the WAL once), and the pool has one writer. With one transaction per gateway
 /// message, 500 gateways sending 20 small messages a second need 10,000 commits a second, more
 /// than the writer does. So writes that arrive while a transaction runs wait and go together in
-/// the next one, each in its own savepoint (one request's failure does not fail the others), and
+/// the next one, and if one of them fails, again each in its own savepoint (one request's failure does not fail the others), and
 /// each caller is answered after that commit: acknowledgements still follow the commit. When
 /// writes are rare each still gets its own transaction at once, without added latency.
 final class GroupCommit<Request: Sendable, Result: Sendable>: Sendable {
@@ -46,6 +46,21 @@ final class GroupCommit<Request: Sendable, Result: Sendable>: Sendable {
         }
     }
 
+    private static func isolated(
+        _ request: Request, _ db: Database, _ perform: (Request, Database) throws -> Result
+    ) -> Swift.Result<Result, any Error> {
+        var outcome: Swift.Result<Result, any Error> = .failure(CancellationError())
+        do {
+            try db.inSavepoint {
+                outcome = .success(try perform(request, db))
+                return .commit
+            }
+        } catch {
+            outcome = .failure(error)
+        }
+        return outcome
+    }
+
     private func drain() async {
         while true {
             let batch = state.withLock { state -> [Waiting] in
@@ -58,22 +73,14 @@ final class GroupCommit<Request: Sendable, Result: Sendable>: Sendable {
             let perform = self.perform
             let requests = batch.map(\.request)
             do {
-                let outcomes = try await pool.write { db -> [Swift.Result<Result, any Error>] in
-                    var outcomes: [Swift.Result<Result, any Error>] = []
-                    outcomes.reserveCapacity(requests.count)
-                    for request in requests {
-                        var outcome: Swift.Result<Result, any Error> = .failure(CancellationError())
-                        do {
-                            try db.inSavepoint {
-                                outcome = .success(try perform(request, db))
-                                return .commit
-                            }
-                        } catch {
-                            outcome = .failure(error)
-                        }
-                        outcomes.append(outcome)
-                    }
-                    return outcomes
+                let outcomes: [Swift.Result<Result, any Error>]
+                do {
+                    // The common case: every request succeeds, one transaction, no savepoints.
+                    outcomes = try await pool.write { db in try requests.map { .success(try perform($0, db)) } }
+                } catch {
+                    // One failed and rolled the transaction back: again, each in its own savepoint,
+                    // so that only the failing ones fail.
+                    outcomes = try await pool.write { db in requests.map { request in Self.isolated(request, db, perform) } }
                 }
                 for (waiting, outcome) in zip(batch, outcomes) { waiting.continuation.resume(with: outcome) }
             } catch {
