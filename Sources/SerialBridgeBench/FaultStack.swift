@@ -5,14 +5,26 @@ import Synchronization
 import Glibc
 #endif
 
+/// Thrown by a ``waitFor(_:timeout:every:_:)`` condition when waiting longer is pointless (the
+/// process that should get there has exited): the wait fails at once with this reason.
+struct FaultAbort: Error {
+    let reason: String
+    init(_ reason: String) { self.reason = reason }
+}
+
 /// Polls `condition` every `every` until it holds; a timeout is a failure naming `what`. Errors
-/// thrown by the condition count as "not yet" (a database or endpoint not up yet).
+/// thrown by the condition count as "not yet" (a database or endpoint not up yet), except
+/// ``FaultAbort``.
 func waitFor(
     _ what: String, timeout: Duration, every: Duration = .milliseconds(50), _ condition: () throws -> Bool
 ) async throws(FaultFailure) {
     let deadline = ContinuousClock.now + timeout
     while true {
-        if (try? condition()) == true { return }
+        do {
+            if try condition() { return }
+        } catch let abort as FaultAbort {
+            throw FaultFailure("\(abort.reason) (while waiting for \(what))")
+        } catch {}
         guard ContinuousClock.now < deadline else { throw FaultFailure("timed out after \(timeout) waiting for \(what)") }
         try? await Task.sleep(for: every)
     }
@@ -86,7 +98,7 @@ final class FaultServer: Sendable {
         }
         var bound = 0
         try await waitFor("the server to listen (\(workspace.file("server.log")))", timeout: .seconds(60)) {
-            guard child.isRunning else { throw FaultFailure("the server exited: \(child.ending ?? "")") }
+            guard child.isRunning else { throw FaultAbort("the server exited: \(child.ending ?? "")") }
             bound = Int((try? String(contentsOfFile: portFile, encoding: .utf8))?.trimmingCharacters(in: .whitespacesAndNewlines) ?? "") ?? 0
             return bound > 0
         }
@@ -167,7 +179,7 @@ final class FaultGateway: Sendable {
         let process = try workspace.spawn("gateway", workspace.binaries.gateway, ["run", "--config", config])
         child.withLock { $0 = process }
         try await waitFor("the gateway's metrics endpoint (\(workspace.file("gateway.log")))", timeout: .seconds(60)) {
-            guard process.isRunning else { throw FaultFailure("the gateway exited: \(process.ending ?? "")") }
+            guard process.isRunning else { throw FaultAbort("the gateway exited: \(process.ending ?? "")") }
             return metrics() != nil
         }
     }

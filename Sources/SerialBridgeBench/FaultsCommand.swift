@@ -69,14 +69,14 @@ struct FaultsCommand: AsyncParsableCommand {
         let handlers = FaultCleanup.installSignalHandlers(root: root)
         defer {
             if keepFiles {
-                print("scenario folders kept in \(root)")
+                say("scenario folders kept in \(root)")
             } else {
                 try? FileManager.default.removeItem(atPath: root)
             }
             withExtendedLifetime(handlers) {}
         }
         let chosen = scenarios().filter { selection.isEmpty || selection.contains($0.name) }
-        print("fault suite (\(quick ? "quick" : "full")): \(chosen.map(\.name).joined(separator: ", ")); binaries in \(URL(fileURLWithPath: binaries.gateway).deletingLastPathComponent().path)")
+        say("fault suite (\(quick ? "quick" : "full")): \(chosen.map(\.name).joined(separator: ", ")); binaries in \(URL(fileURLWithPath: binaries.gateway).deletingLastPathComponent().path)")
         var failed: [String] = []
         for scenario in chosen {
             let started = ContinuousClock.now
@@ -93,13 +93,20 @@ struct FaultsCommand: AsyncParsableCommand {
                 FileHandle.standardError.write(Data("\(line)\n\(workspace.logTails())\n".utf8))
             }
             workspace.cleanup(keepFiles: keepFiles)
-            print("\(line) [\(figure(seconds(ContinuousClock.now - started), decimals: 0)) s]")
+            say("\(line) [\(figure(seconds(ContinuousClock.now - started), decimals: 0)) s]")
         }
         guard failed.isEmpty else {
-            print("fault suite: \(failed.count) of \(chosen.count) failed: \(failed.joined(separator: ", "))")
+            say("fault suite: \(failed.count) of \(chosen.count) failed: \(failed.joined(separator: ", "))")
             throw ExitCode(1)
         }
-        print("fault suite: every scenario held")
+        say("fault suite: every scenario held")
+    }
+
+    /// Prints a line and flushes it: one line per scenario as it ends, also into a CI log or a pipe
+    /// (and in order with the log tails on standard error).
+    private func say(_ line: String) {
+        print(line)
+        fflush(nil)
     }
 
     /// The gateway and server executables (next to this one unless `--bin`), and the profiles.

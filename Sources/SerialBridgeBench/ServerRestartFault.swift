@@ -27,7 +27,7 @@ struct ServerRestartFault: FaultScenario {
             server.kill()
             try await server.start()
             try await waitFor("the gateway to reconnect after server kill \(round)", timeout: .seconds(60)) {
-                guard gateway.isRunning else { throw FaultFailure("the gateway exited") }
+                guard gateway.isRunning else { throw FaultAbort("the gateway exited: \(gateway.ending ?? "")") }
                 return (gateway.metrics()?.sum("serialbridge_link_connections_total") ?? 0) > connections && gateway.linkUp()
             }
             outages.append(seconds(ContinuousClock.now - killed))

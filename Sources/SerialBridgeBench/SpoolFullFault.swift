@@ -36,7 +36,7 @@ struct SpoolFullFault: FaultScenario {
         let labels = ["device": device.device]
         var filledAt = 0.0
         try await waitFor("the spool to drop frames on the full disk", timeout: .seconds(120), every: .milliseconds(100)) {
-            guard gateway.isRunning else { throw FaultFailure("the gateway exited") }
+            guard gateway.isRunning else { throw FaultAbort("the gateway died on the full disk: \(gateway.ending ?? "")") }
             guard let metrics = gateway.metrics(), metrics.value("serialbridge_spool_dropped_frames_total") ?? 0 > 0 else { return false }
             filledAt = metrics.value("serialbridge_device_readings_total", labels) ?? 0
             return true
