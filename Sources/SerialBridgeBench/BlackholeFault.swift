@@ -11,7 +11,7 @@ struct BlackholeFault: FaultScenario {
     let name = "blackhole"
     let rounds: Int
     /// The server's `--heartbeat-ms`.
-    let heartbeatMs = 500
+    let heartbeatMs = 1_000
 
     func run(in workspace: FaultWorkspace) async throws -> String {
         let server = try FaultServer(workspace: workspace, heartbeatMs: heartbeatMs)

@@ -67,7 +67,17 @@ struct GarbageFault: FaultScenario {
             + "gateway RSS \(figure(Double(baseline.residentKiB) / 1024)) MiB at \(Int(seconds(baselineAt))) s, "
             + "\(figure(Double(end.residentKiB) / 1024)) MiB at \(Int(seconds(duration))) s (\(growth >= 0 ? "+" : "")\(figure(Double(growth) / 1e6, decimals: 2)) MB); "
             + "metrics scrapes took \(figure(baseline.scrapeSeconds, decimals: 2)) s and \(figure(end.scrapeSeconds, decimals: 2)) s; "
-            + "link connections ended meanwhile: \(Int(end.linkEndings - baseline.linkEndings))"
+            + "link endings meanwhile: \(endings(from: baseline, to: end))"
+    }
+
+    /// `none`, or `2 (heartbeat-timeout 1, closed-by-server 1)`.
+    private func endings(from baseline: Snapshot, to end: Snapshot) -> String {
+        let causes = end.linkEndings.compactMap { cause, count -> (String, Int)? in
+            let grown = Int(count - (baseline.linkEndings[cause] ?? 0))
+            return grown > 0 ? (cause, grown) : nil
+        }.sorted { $0.0 < $1.0 }
+        guard !causes.isEmpty else { return "none" }
+        return "\(causes.reduce(0) { $0 + $1.1 }) (\(causes.map { "\($0.0) \($0.1)" }.joined(separator: ", ")))"
     }
 
     private struct Snapshot {
@@ -76,7 +86,7 @@ struct GarbageFault: FaultScenario {
         var residentKiB = 0
         var cpuNanoseconds: UInt64 = 0
         var scrapeSeconds = 0.0
-        var linkEndings = 0.0
+        var linkEndings: [String: Double] = [:]
     }
 
     private func snapshot(_ gateway: FaultGateway, _ devices: [GarbageDevice], pid: Int32) throws(FaultFailure) -> Snapshot {
@@ -84,7 +94,9 @@ struct GarbageFault: FaultScenario {
         guard let metrics = gateway.metrics(timeout: 30) else { throw FaultFailure("the gateway's metrics endpoint did not answer within 30 s") }
         var snapshot = Snapshot()
         snapshot.scrapeSeconds = seconds(ContinuousClock.now - asked)
-        snapshot.linkEndings = metrics.sum("serialbridge_link_reconnects_total")
+        for cause in ["connect-failed", "refused", "closed-by-server", "dropped", "heartbeat-timeout", "connection-age", "protocol-error"] {
+            snapshot.linkEndings[cause] = metrics.sum("serialbridge_link_reconnects_total", ["cause": cause])
+        }
         for device in devices {
             let labels = ["device": device.device]
             snapshot.errors[device.device] = Self.errorMetrics.reduce(0) { $0 + metrics.sum($1, labels) }
