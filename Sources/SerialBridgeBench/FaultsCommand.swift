@@ -43,7 +43,7 @@ struct FaultsCommand: AsyncParsableCommand {
         [
             ServerRestartFault(restarts: quick ? 3 : 20),
             BlackholeFault(rounds: quick ? 1 : 3),
-            GatewayKillFault(lines: quick ? 24_000 : 60_000, killAfter: quick ? 18_000 : 30_000),
+            GatewayKillFault(lines: quick ? 30_000 : 60_000, killAfter: quick ? 18_000 : 30_000),
             ReplugFault(cycles: quick ? 5 : 50),
             SpoolFullFault(fullFor: quick ? .seconds(2) : .seconds(10)),
             GarbageFault(duration: quick ? .seconds(10) : .seconds(60), baselineAt: quick ? .seconds(3) : .seconds(10)),

@@ -32,8 +32,8 @@ struct GatewayKillFault: FaultScenario {
         guard appended.epoch == mark.epoch, appended.sequence >= mark.sequence else {
             throw FaultFailure("the spool holds up to \(appended.epoch)/\(appended.sequence) after the kill, below the committed mark \(mark.epoch)/\(mark.sequence)")
         }
+        let writtenWhileDown = device.written
         try await gateway.start()
-        let restartedAtLine = device.written
         try await waitFor("the burst to end (\(lines) lines)", timeout: .seconds(300), every: .milliseconds(100)) { device.finished }
 
         let outcome = try await rig.finish(server: server, gateway: gateway, killed: true)
@@ -47,7 +47,8 @@ struct GatewayKillFault: FaultScenario {
         let result = outcome.lines[0]
         return "killed at line \(killedAtLine) of \(lines) with committed mark \(mark.epoch)/\(mark.sequence) and \(backlog) frames unacknowledged; "
             + "epoch \(mark.epoch): frames 1…\(appended.sequence) (all it had appended) once each; "
-            + "restarted at line \(restartedAtLine); " + linesFigure(result)
+            + "lines \(killedAtLine + 1)…\(writtenWhileDown) written while it was down waited in the pty, \(lines - writtenWhileDown) more came after the restart; "
+            + linesFigure(result)
     }
 
     private func linesFigure(_ result: DeliveryCheck.Lines) -> String {

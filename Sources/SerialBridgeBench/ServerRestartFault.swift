@@ -44,10 +44,3 @@ struct ServerRestartFault: FaultScenario {
             + "\(Int(resent)) resent readings ignored as duplicates"
     }
 }
-
-/// `12.3`: one decimal.
-func figure(_ value: Double, decimals: Int = 1) -> String {
-    let scale = Double([1, 10, 100, 1_000][min(3, max(0, decimals))])
-    let rounded = (value * scale).rounded() / scale
-    return decimals == 0 ? String(Int(rounded)) : String(rounded)
-}
