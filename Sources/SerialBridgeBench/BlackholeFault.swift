@@ -86,7 +86,7 @@ struct BlackholeFault: FaultScenario {
             let high = figure((values.max() ?? 0) / unit, decimals: 2)
             return low == high ? low : "\(low)–\(high)"
         }
-        return "\(rounds) blackholes, heartbeat \(heartbeatMs) ms: declared dead \(range(fromFirstMiss)) s "
+        return "\(rounds) blackhole\(rounds == 1 ? "" : "s"), heartbeat \(heartbeatMs) ms: declared dead \(range(fromFirstMiss)) s "
             + "(\(range(fromFirstMiss, interval)) intervals) after the first unanswered heartbeat, "
             + "\(range(fromOutage)) s (\(range(fromOutage, interval)) intervals) after the outage began; "
             + "link back \(range(recoveries)) s after the path returned; \(outcome.totalWritten) lines stored once each, in order"

@@ -78,6 +78,7 @@ struct FaultsCommand: AsyncParsableCommand {
         let chosen = scenarios().filter { selection.isEmpty || selection.contains($0.name) }
         say("fault suite (\(quick ? "quick" : "full")): \(chosen.map(\.name).joined(separator: ", ")); binaries in \(URL(fileURLWithPath: binaries.gateway).deletingLastPathComponent().path)")
         var failed: [String] = []
+        var skipped: [String] = []
         for scenario in chosen {
             let started = ContinuousClock.now
             let workspace = try FaultWorkspace(scenario: scenario.name, root: root, binaries: binaries)
@@ -85,8 +86,9 @@ struct FaultsCommand: AsyncParsableCommand {
             do {
                 let figures = try await scenario.run(in: workspace)
                 line = "fault: \(scenario.name) held (\(figures))"
-            } catch let skipped as FaultSkipped {
-                line = "fault: \(scenario.name) skipped: \(skipped)"
+            } catch let reason as FaultSkipped {
+                skipped.append(scenario.name)
+                line = "fault: \(scenario.name) skipped: \(reason)"
             } catch {
                 failed.append(scenario.name)
                 line = "fault: \(scenario.name) FAILED: \(error)"
@@ -99,7 +101,7 @@ struct FaultsCommand: AsyncParsableCommand {
             say("fault suite: \(failed.count) of \(chosen.count) failed: \(failed.joined(separator: ", "))")
             throw ExitCode(1)
         }
-        say("fault suite: every scenario held")
+        say(skipped.isEmpty ? "fault suite: every scenario held" : "fault suite: every scenario run held; skipped: \(skipped.joined(separator: ", "))")
     }
 
     /// Prints a line and flushes it: one line per scenario as it ends, also into a CI log or a pipe
