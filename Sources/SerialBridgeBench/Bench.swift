@@ -15,7 +15,7 @@ struct Bench: AsyncParsableCommand {
         commandName: "serialbridge-bench",
         abstract: "Benchmarks and long fuzz runs (build with -c release; see docs/BENCHMARKS.md).",
         subcommands: [
-            Parsing.self, Framers.self, Fuzz.self, SpoolBench.self, SpoolSQLiteBench.self, ServerStoreBench.self, ServerLoadBench.self,
+            Parsing.self, Framers.self, Fuzz.self, SpoolBench.self, SpoolSQLiteBench.self, ServerStoreBench.self, ServerLoadBench.self, FaultsCommand.self,
         ]
     )
 }
