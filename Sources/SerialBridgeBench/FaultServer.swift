@@ -1,4 +1,5 @@
 import Foundation
+import SerialBridgeServer
 import Synchronization
 
 #if canImport(Glibc)
@@ -10,7 +11,7 @@ import Glibc
 final class FaultServer: Sendable {
     /// The gateway id every scenario's gateway uses, and its token.
     static let gateway = "gw-fault"
-    static let token = "fault-token-5f0c2a9e41d7b3c8"
+    static let token = "fault-token-5f0c2a9e41d7b3c8a61e9d04b7f2c35a"
 
     let workspace: FaultWorkspace
     /// The heartbeat interval the server gives gateways in `welcome`.
@@ -26,7 +27,10 @@ final class FaultServer: Sendable {
         self.heartbeatMs = heartbeatMs
         requestedPort = port
         self.options = options
+        // The server keeps only hashes: write the known token, then hash it in place as
+        // `serialbridge-server tokens migrate` does.
         try "\(Self.gateway) \(Self.token)\n".write(toFile: workspace.file("tokens"), atomically: true, encoding: .utf8)
+        _ = try GatewayTokenCommands.migrate(file: workspace.file("tokens"))
     }
 
     /// The port it listens on (after ``start()``).
