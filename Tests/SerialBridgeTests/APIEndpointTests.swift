@@ -167,27 +167,11 @@ struct APIEndpointTests {
     }
 
     @Test func commandsAndTapsReachARealGatewayAndResultsAreKept() async throws {
-        let answer: [UInt8] = [0xFF, 0x86, 0x02, 0x60, 0x47, 0x00, 0x00, 0x00, 0xD1]
-        let device = try ScriptedDevice { received in
-            guard received.count >= 9 else { return nil }
-            return received.starts(with: [0xFF, 0x01, 0x86]) ? answer : []
-        }
-        let player = Task { try await device.run() }
-        defer {
-            player.cancel()
-            device.terminal.close()
-        }
         let logs = LogCapture()
-        let server = try await TestServer(gateway: "gw-test", logger: logs.logger("server"))
+        let stack = try await ScriptedCO2Stack(logs: logs)
+        defer { stack.closeDevice() }
+        let (server, gateway) = (stack.server, stack.gateway)
         let port = server.port
-        let dir = try TemporaryDirectory()
-        let config = try writeGatewayConfig(in: dir, serverPort: port, profiles: Repository.profiles, ports: """
-            [{ "device": "co2", "path": "\(device.terminal.slavePath)", "profile": "winsen-mhz19b" }]
-            """)
-        let gateway = try TestGateway(configFile: config, logger: logs.logger("gateway"))
-        try await eventually("a first reading", logs: logs) {
-            try await server.store.readings(gateway: "gw-test", device: "co2", limit: 1).count == 1
-        }
         try await eventually("link report") { server.registry.gateways.first?.link != nil }
         let live = try await http("GET", port: port, "/api/gateways/gw-test")
         #expect(at(live.json, "online") == .bool(true))

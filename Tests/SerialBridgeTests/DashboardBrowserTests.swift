@@ -129,30 +129,14 @@ struct DashboardBrowserTests {
         try await server.stop()
     }
 
-    static let co2Answer: [UInt8] = [0xFF, 0x86, 0x02, 0x60, 0x47, 0x00, 0x00, 0x00, 0xD1]
 
     @Test func aCommandSentFromThePageReachesTheDeviceAndTheRawViewShowsItsBytes() async throws {
         guard let binary = HeadlessChromium.required() else { return }
         // An MH-Z19B: answers a read (the poll, and the readCO2 command) and swallows the rest.
-        let device = try ScriptedDevice { received in
-            guard received.count >= 9 else { return nil }
-            return received.starts(with: [0xFF, 0x01, 0x86]) ? Self.co2Answer : []
-        }
-        let player = Task { try await device.run() }
-        defer {
-            player.cancel()
-            device.terminal.close()
-        }
         let logs = LogCapture()
-        let server = try await TestServer(gateway: "gw-test", logger: logs.logger("server"))
-        let dir = try TemporaryDirectory()
-        let config = try writeGatewayConfig(in: dir, serverPort: server.port, profiles: Repository.profiles, ports: """
-            [{ "device": "co2", "path": "\(device.terminal.slavePath)", "profile": "winsen-mhz19b" }]
-            """)
-        let gateway = try TestGateway(configFile: config, logger: logs.logger("gateway"))
-        try await eventually("a first reading", logs: logs) {
-            try await server.store.readings(gateway: "gw-test", device: "co2", limit: 1).count == 1
-        }
+        let stack = try await ScriptedCO2Stack(logs: logs)
+        defer { stack.closeDevice() }
+        let (device, server, gateway) = (stack.device, stack.server, stack.gateway)
 
         let page = try await HeadlessChromium(binary: binary, url: "http://127.0.0.1:\(server.port)/#/device/gw-test%3Aco2")
         // A form per command of the profile, as the gateway reported them.

@@ -8,34 +8,18 @@ import Testing
 
 @Suite("Downlink: commands and raw taps from the server, link reports to it", .serialized)
 struct DownlinkTests {
-    static let answer: [UInt8] = [0xFF, 0x86, 0x02, 0x60, 0x47, 0x00, 0x00, 0x00, 0xD1]
 
     @Test func commandsTapsAndLinkReportsTravelTheLink() async throws {
-        let device = try ScriptedDevice { received in
-            guard received.count >= 9 else { return nil }
-            return received.starts(with: [0xFF, 0x01, 0x86]) ? Self.answer : []
-        }
-        let player = Task { try await device.run() }
-        defer {
-            player.cancel()
-            device.terminal.close()
-        }
         let logs = LogCapture()
-        let server = try await TestServer(gateway: "gw-test", logger: logs.logger("server"))
-        let dir = try TemporaryDirectory()
-        let config = try writeGatewayConfig(in: dir, serverPort: server.port, profiles: Repository.profiles, ports: """
-            [{ "device": "co2", "path": "\(device.terminal.slavePath)", "profile": "winsen-mhz19b" }]
-            """)
-        let gateway = try TestGateway(configFile: config, logger: logs.logger("gateway"))
-        try await eventually("a first reading", logs: logs) {
-            try await server.store.readings(gateway: "gw-test", device: "co2", limit: 1).count == 1
-        }
+        let stack = try await ScriptedCO2Stack(logs: logs)
+        defer { stack.closeDevice() }
+        let (server, gateway) = (stack.server, stack.gateway)
         // The gateway reports its link as soon as it is up.
         try await eventually("link report") { server.registry.gateways.first?.link != nil }
         #expect(server.registry.gateways.first?.online == true)
 
         let read = await server.registry.send(command: "readCO2", to: "co2", on: "gw-test", arguments: [:])
-        #expect(read.status == .answered && read.response == Self.answer)
+        #expect(read.status == .answered && read.response == ScriptedCO2Stack.answer)
         let span = await server.registry.send(command: "calibrateSpan", to: "co2", on: "gw-test", arguments: ["ppm": 2000])
         #expect(span.status == .sent)
         let bad = await server.registry.send(command: "calibrateSpan", to: "co2", on: "gw-test", arguments: ["ppm": 20])
