@@ -79,6 +79,17 @@ let package = Package(
             ],
             swiftSettings: strictSettings
         ),
+        // The service manager: sd_notify datagrams (no libsystemd) and the watchdog's health checks.
+        .target(
+            name: "SerialBridgeSystemd",
+            dependencies: [
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ],
+            swiftSettings: strictSettings
+        ),
         // The WebSocket uplink: connection, reconnect with backoff, acknowledgements.
         .target(
             name: "SerialBridgeUplink",
@@ -107,7 +118,7 @@ let package = Package(
             name: "SerialBridgeGateway",
             dependencies: [
                 "SerialBridgeSerial", "SerialBridgeProfiles", "SerialBridgeParsing", "SerialBridgePolling", "SerialBridgeJSON",
-                "SerialBridgeProtocol", "SerialBridgeUplink", "SerialBridgeDevices", "SerialBridgeSpool",
+                "SerialBridgeProtocol", "SerialBridgeUplink", "SerialBridgeDevices", "SerialBridgeSpool", "SerialBridgeSystemd",
                 .product(name: "UnixSignals", package: "swift-service-lifecycle"),
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "Prometheus", package: "swift-prometheus"),
@@ -170,7 +181,7 @@ let package = Package(
         .executableTarget(
             name: "SerialBridgeServerCLI",
             dependencies: [
-                "SerialBridgeServer",
+                "SerialBridgeServer", "SerialBridgeSystemd",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
@@ -210,7 +221,7 @@ let package = Package(
                 "SerialBridgeSerial", "SerialBridgeProfiles", "SerialBridgeParsing", "SerialBridgeJSON",
                 "SerialBridgeProtocol", "SerialBridgeUplink", "SerialBridgeGateway", "CSerialSupport", "SerialBridgeFuzzing",
                 "SerialBridgeSimulator", "SerialBridgeServer",
-                "SerialBridgeDevices", "SerialBridgePolling", "SerialBridgeSpool",
+                "SerialBridgeDevices", "SerialBridgePolling", "SerialBridgeSpool", "SerialBridgeSystemd",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "GRDB", package: "GRDB.swift"),

@@ -20,7 +20,7 @@ struct SerialBridge: AsyncParsableCommand {
         commandName: "serialbridge",
         abstract: "Serial devices to a WebSocket server: the SerialBridge gateway and its tools.",
         version: Gateway.softwareVersion,
-        subcommands: [Run.self, Simulate.self, Profiles.self, Devices.self, SpoolCommand.self]
+        subcommands: [Run.self, Simulate.self, Profiles.self, Devices.self, SpoolCommand.self, StatusCommand.self]
     )
 }
 

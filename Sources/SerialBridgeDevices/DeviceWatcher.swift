@@ -21,19 +21,28 @@ public struct DeviceWatcher: AsyncSequence, Sendable {
     /// Where events come from: ``MonitorSource/detect(controlSocket:)`` unless given.
     public let source: MonitorSource
     private let onClose: (@Sendable () -> Void)?
+    private let onEnumerated: (@Sendable (Int) -> Void)?
 
     /// A watcher on `source` (by default, `.udev` when systemd-udevd runs, else `.kernel`).
     /// `onClose`, if given, is called once per iteration after its monitor socket has been closed
     /// (for tests and shutdown accounting); it runs on the watcher's queue and must not block.
-    public init(source: MonitorSource = .detect(), onClose: (@Sendable () -> Void)? = nil) {
+    /// `onEnumerated`, if given, is called once per iteration when the present devices have been
+    /// put in the sequence, with their number: the first that many events are the enumeration
+    /// (for readiness: a consumer that has handled them has seen every present device). It runs
+    /// on the watcher's queue and must not block.
+    public init(
+        source: MonitorSource = .detect(), onClose: (@Sendable () -> Void)? = nil,
+        onEnumerated: (@Sendable (Int) -> Void)? = nil
+    ) {
         self.source = source
         self.onClose = onClose
+        self.onEnumerated = onEnumerated
     }
 
     /// Starts watching: opens the monitor and enumerates the present devices in the background.
     public func makeAsyncIterator() -> Iterator {
         let (stream, continuation) = AsyncStream.makeStream(of: Result<DeviceEvent, UdevError>.self)
-        let core = WatcherCore(source: source, continuation: continuation, onClose: onClose)
+        let core = WatcherCore(source: source, continuation: continuation, onClose: onClose, onEnumerated: onEnumerated)
         continuation.onTermination = { _ in core.stop() }
         core.start()
         return Iterator(base: stream.makeAsyncIterator())

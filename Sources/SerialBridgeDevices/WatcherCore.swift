@@ -24,11 +24,13 @@ final class WatcherCore: @unchecked Sendable {
     private var table = DeviceTable()
     private var stopped = false
     private let onClose: (@Sendable () -> Void)?
+    private let onEnumerated: (@Sendable (Int) -> Void)?
 
-    init(source: MonitorSource, continuation: Continuation, onClose: (@Sendable () -> Void)?) {
+    init(source: MonitorSource, continuation: Continuation, onClose: (@Sendable () -> Void)?, onEnumerated: (@Sendable (Int) -> Void)? = nil) {
         self.source = source
         self.continuation = continuation
         self.onClose = onClose
+        self.onEnumerated = onEnumerated
     }
 
     /// Opens the monitor, reports the present devices, then follows the monitor.
@@ -58,9 +60,15 @@ final class WatcherCore: @unchecked Sendable {
             let monitor = try UdevMonitor(udev: udev, source: source)
             self.udev = udev
             self.monitor = monitor
+            var present = 0
             for device in try udev.serialDevices() {
-                if let event = table.enumerated(device) { continuation.yield(.success(event)) }
+                if let event = table.enumerated(device) {
+                    continuation.yield(.success(event))
+                    present += 1
+                }
             }
+            // Before the monitor is read: the first `present` events are exactly the enumeration.
+            onEnumerated?(present)
             let readSource = DispatchSource.makeReadSource(fileDescriptor: monitor.fileDescriptor, queue: queue)
             readSource.setEventHandler { self.drain() }
             readSource.setCancelHandler { self.release() }

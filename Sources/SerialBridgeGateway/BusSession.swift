@@ -226,6 +226,8 @@ public final class BusSession: Sendable {
                     }
                     try await pump()
                     loop: for await event in events {
+                        // The watchdog's mark: a step per event, ended by pump()'s publish.
+                        slots.first?.entering(at: Self.now())
                         switch event {
                         case .bytes(let buffer):
                             let now = Self.now()

@@ -1,5 +1,6 @@
 import SerialBridgeParsing
 import SerialBridgePolling
+import SerialBridgeSystemd
 import Synchronization
 
 /// Every device's counters, for the metrics endpoint and status: each running session publishes
@@ -105,21 +106,47 @@ public final class DeviceCounterBoard: Sendable {
     }
 
     /// One session's counters for one device; the session publishes, the board reads.
+    ///
+    /// The slot also tells the watchdog whether the session is stuck: a session marks the start
+    /// of each step (a read buffer, a tick, a command) with ``entering(at:)`` — one relaxed
+    /// atomic store — and ``publish(_:)``, which ends every step anyway, marks it finished under
+    /// the lock it already takes. A step entered and not finished is visible in ``pendingStep``.
     public final class Slot: Sendable {
         /// The device id.
         public let device: String
-        fileprivate let counts = Mutex(Counts())
+        fileprivate let counts = Mutex((counts: Counts(), finished: UInt64(0)))
+        private let entered = Atomic<UInt64>(0)
+        /// Test seam: awaited by a streaming session after it enters a step (nil in production).
+        let stall: (@Sendable (String) async -> Void)?
 
-        fileprivate init(device: String) { self.device = device }
+        fileprivate init(device: String, stall: (@Sendable (String) async -> Void)?) {
+            self.device = device
+            self.stall = stall
+        }
 
-        /// Replaces the published counters (one uncontended lock).
+        /// Replaces the published counters (one uncontended lock); ends the current step.
         public func publish(_ counts: Counts) {
-            self.counts.withLock { $0 = counts }
+            let entered = self.entered.load(ordering: .relaxed)
+            self.counts.withLock { $0 = (counts, entered) }
+        }
+
+        /// The session begins a step at `monotonic` (nanoseconds, nonzero, increasing).
+        public func entering(at monotonic: UInt64) {
+            entered.store(monotonic, ordering: .relaxed)
+        }
+
+        /// The start of the step the session is in, nil when it is between steps.
+        public var pendingStep: UInt64? {
+            counts.withLock { published in
+                let entered = self.entered.load(ordering: .relaxed)
+                return entered == published.finished ? nil : entered
+            }
         }
     }
 
     private struct State {
         var live: [ObjectIdentifier: Slot] = [:]
+        var stall: (@Sendable (String) async -> Void)?
         /// Finished sessions' counters by device, with `open` false.
         var retired: [String: Counts] = [:]
     }
@@ -131,18 +158,18 @@ public final class DeviceCounterBoard: Sendable {
 
     /// A slot for a session of `device` starting now; give it back with ``close(_:)``.
     public func open(device: String) -> Slot {
-        let slot = Slot(device: device)
         state.withLock {
+            let slot = Slot(device: device, stall: $0.stall)
             $0.live[ObjectIdentifier(slot)] = slot
             // The device is listed from the start, with zero counters if it is new.
             if $0.retired[device] == nil { $0.retired[device] = Counts() }
+            return slot
         }
-        return slot
     }
 
     /// The session of `slot` ended: its counters are kept under its device id.
     public func close(_ slot: Slot) {
-        var last = slot.counts.withLock { $0 }
+        var last = slot.counts.withLock { $0.counts }
         last.open = false
         state.withLock { state in
             state.live.removeValue(forKey: ObjectIdentifier(slot))
@@ -155,10 +182,22 @@ public final class DeviceCounterBoard: Sendable {
         state.withLock { state in
             var result = state.retired
             for slot in state.live.values {
-                let counts = slot.counts.withLock { $0 }
+                let counts = slot.counts.withLock { $0.counts }
                 result[slot.device] = (result[slot.device] ?? Counts()).adding(counts)
             }
             return result
         }
+    }
+
+    /// The watchdog's view: one sample per running session ("device ID"), pending with the start
+    /// of its current step while it is inside one.
+    public func stepSamples() -> [StallDetector.Sample] {
+        let slots = state.withLock { Array($0.live.values) }
+        return slots.map { StallDetector.Sample(part: "device \($0.device)", pending: $0.pendingStep) }
+    }
+
+    /// Test seam: sessions whose slots open from now on await `stall` after entering each step.
+    func setStall(_ stall: (@Sendable (String) async -> Void)?) {
+        state.withLock { $0.stall = stall }
     }
 }

@@ -127,9 +127,19 @@ public struct DeviceSession: Sendable {
                     drafts.removeAll(keepingCapacity: true)
                     slot?.publish(DeviceCounterBoard.Counts(totals: totals, current: parser.counters, open: true))
                 }
+                // A step is one buffer (or tick) read, parsed and appended; `parse` ends it by
+                // publishing the counters. Marking its start is one atomic store (the watchdog's
+                // view of a stuck session); the stall seam is nil outside tests.
+                func enter() async -> UInt64 {
+                    let now = Self.monotonicNanoseconds()
+                    slot?.entering(at: now)
+                    if let stall = slot?.stall { await stall(device) }
+                    return now
+                }
                 guard let interval = profile.parsing.framing.idleFlushInterval else {
                     for try await buffer in inbound {
-                        buffer.withUnsafeReadableBytes { parse($0, at: Self.monotonicNanoseconds()) }
+                        let now = await enter()
+                        buffer.withUnsafeReadableBytes { parse($0, at: now) }
                     }
                     return
                 }
@@ -150,10 +160,11 @@ public struct DeviceSession: Sendable {
                         }
                     }
                     for await event in events {
+                        let now = await enter()
                         if let buffer = event {
-                            buffer.withUnsafeReadableBytes { parse($0, at: Self.monotonicNanoseconds()) }
+                            buffer.withUnsafeReadableBytes { parse($0, at: now) }
                         } else {
-                            parse(nil, at: Self.monotonicNanoseconds())
+                            parse(nil, at: now)
                         }
                     }
                     group.cancelAll()

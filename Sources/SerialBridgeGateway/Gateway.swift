@@ -3,6 +3,7 @@ import SerialBridgeJSON
 import SerialBridgeProfiles
 import SerialBridgeProtocol
 import SerialBridgeSpool
+import SerialBridgeSystemd
 import SerialBridgeUplink
 import ServiceLifecycle
 import UnixSignals
@@ -37,6 +38,14 @@ public struct Gateway: Sendable {
     public let deviceCounters: DeviceCounterBoard
     /// Link, spool and device metrics, served at `/metrics` (see ``metricsAddress``).
     public let metrics: GatewayMetrics
+    /// The service manager's channel (`$NOTIFY_SOCKET`); a no-op when nothing listens.
+    public let notifier: ServiceNotifier
+    /// The systemd watchdog, when the service manager asks for one (`WATCHDOG_USEC`).
+    public let watchdog: ServiceWatchdog?
+    /// What must have started before READY=1.
+    let startup: StartupGate
+    /// The `STATUS=` line now.
+    private let statusLine: @Sendable () -> String
     private let metricsBound = BoundAddress()
     private let logger: Logger
 
@@ -46,10 +55,12 @@ public struct Gateway: Sendable {
     ///     process's own by default.
     ///   - clock: the uplink's time (backoff, heartbeats, deadlines, connection age); tests pass
     ///     their own.
+    ///   - watchdogClock: the systemd watchdog's ticks (every half `WATCHDOG_USEC`); tests pass
+    ///     their own.
     /// - Throws: ``GatewayStartError`` with every problem found, so one start reports them all.
     public init(
         config: GatewayConfig, logger: Logger, environment: (String) -> String? = Gateway.processEnvironment,
-        clock: UplinkClock = .continuous
+        clock: UplinkClock = .continuous, watchdogClock: UplinkClock = .continuous
     ) throws(GatewayStartError) {
         var problems: [String] = []
         var library = ProfileLibrary()
@@ -118,7 +129,37 @@ public struct Gateway: Sendable {
         self.metrics = GatewayMetrics(
             gateway: config.gatewayId, version: Self.softwareVersion, epoch: epoch, uplink: uplink, queue: queue, devices: deviceCounters
         )
-        let supervisor = SessionSupervisor(config: config, library: library, queue: queue, tap: tap, counters: deviceCounters, logger: logger)
+        let notifier = ServiceNotifier(environment: environment, logger: logger)
+        self.notifier = notifier
+        let watchdog = notifier.watchdogInterval.map { interval in
+            ServiceWatchdog(
+                notifier: notifier, interval: interval, checks: [EventLoopProbe().sample, deviceCounters.stepSamples],
+                logger: logger, sleep: watchdogClock.sleep
+            )
+        }
+        self.watchdog = watchdog
+        var parts: Set<String> = ["sessions"]
+        if config.discovery { parts.insert("discovery") }
+        if config.metricsListen != nil { parts.insert("metrics") }
+        let startup = StartupGate(parts: parts)
+        self.startup = startup
+        let (link, outbound) = (self.uplink, self.queue)
+        let statusLine: @Sendable () -> String = {
+            let health = link.health
+            return ServiceStatusLine.text(
+                link: health.state, server: health.server, devices: deviceCounters.snapshot, depth: outbound.snapshot.depth,
+                watchdog: watchdog?.verdict
+            )
+        }
+        self.statusLine = statusLine
+        let hooks = SessionSupervisor.Hooks(
+            started: { startup.done("sessions") },
+            reloading: { reason in notifier.reloading(status: "reloading (\(reason))") },
+            reloaded: { if startup.isOpen { notifier.ready(status: statusLine()) } }
+        )
+        let supervisor = SessionSupervisor(
+            config: config, library: library, queue: queue, tap: tap, counters: deviceCounters, logger: logger, hooks: hooks
+        )
         self.supervisor = supervisor
         if let proxy = transport.proxy { logger.info("the uplink tunnels through proxy \(proxy)") }
         uplink.setDownlink(
@@ -181,6 +222,18 @@ public struct Gateway: Sendable {
     /// before, when it is off (`metrics.listen: null`) or could not listen.
     public var metricsAddress: MetricsListen? { metricsBound.address }
 
+    /// Whether start-up is complete: what READY=1 announced.
+    public var isReady: Bool { startup.isOpen }
+
+    /// The gateway now: readiness, watchdog, link, devices, spool (`GET /status`).
+    public func status() -> GatewayStatus {
+        GatewayStatus(
+            gateway: config.gatewayId, version: Self.softwareVersion, epoch: epoch, pid: Int64(getpid()), ready: startup.isOpen,
+            watchdog: watchdog?.verdict, link: uplink.health, devices: deviceCounters.snapshot, queue: queue.snapshot,
+            spool: queue.spool.status, takenAt: Timestamp.nowMilliseconds()
+        )
+    }
+
     /// The bus session of a configured device (polled or commanded), for status and tests.
     public func busSession(for device: String) -> BusSession? { supervisor.bus(for: device) }
 
@@ -190,18 +243,33 @@ public struct Gateway: Sendable {
         logger.info("gateway \(config.gatewayId) starting: epoch \(epoch), \(devices) configured device(s), server \(config.serverURL)")
         // ServiceGroup stops services in reverse order: sessions first, then the uplink drains.
         var services: [any Service] = []
+        // First of all, so it stops last: WATCHDOG=1 keeps going while the others drain.
+        if let watchdog { services.append(watchdog) }
+        let startup = self.startup
         if let listen = config.metricsListen {
-            // First, so it stops last: the drain can be watched.
-            services.append(MetricsServer(listen: listen, metrics: metrics, uplink: uplink, bound: metricsBound, logger: logger))
+            // Early, so it stops late: the drain can be watched.
+            let gateway = self
+            services.append(MetricsServer(
+                listen: listen, metrics: metrics, uplink: uplink, bound: metricsBound, logger: logger,
+                status: { gateway.status() }, started: { startup.done("metrics") }
+            ))
         }
         services += [uplink, NetworkFollower(uplink: uplink, logger: logger), supervisor] as [any Service]
         if config.discovery {
             let paths = config.ports.map(\.path) + config.buses.map(\.path)
             let staticPaths = Set(paths.flatMap { [$0, Self.resolvedLink($0)] })
             services.append(DiscoveredDevices(
-                profiles: profiles, staticPaths: staticPaths, format: config.encoding, queue: queue, tap: tap, counters: deviceCounters, logger: logger
+                profiles: profiles, staticPaths: staticPaths, format: config.encoding, queue: queue, tap: tap, counters: deviceCounters, logger: logger,
+                enumerated: { startup.done("discovery") }
             ))
         }
+        // Last, so they stop first: STOPPING=1 goes out before anything else stops.
+        let outbound = self.queue
+        services.append(ServiceNotifications(notifier: notifier, gate: startup, line: statusLine, logger: logger))
+        services.append(ShutdownNotice(notifier: notifier) {
+            let depth = outbound.snapshot.depth
+            return "stopping: closing the link once \(depth) unacknowledged frame\(depth == 1 ? "" : "s") are acknowledged or the drain times out"
+        })
         return ServiceGroup(
             configuration: .init(
                 services: services.map { .init(service: $0) },

@@ -5,8 +5,9 @@ import SerialBridgeUplink
 import ServiceLifecycle
 import Synchronization
 
-/// Serves `GET /metrics` (Prometheus text format) and `GET /healthz` over HTTP from the gateway
-/// process: a Hummingbird application run as one more service of the gateway's group.
+/// Serves `GET /metrics` (Prometheus text format), `GET /healthz` and `GET /status` (the JSON
+/// that `serialbridge status` prints) over HTTP from the gateway process: a Hummingbird
+/// application run as one more service of the gateway's group.
 ///
 /// An endpoint that cannot listen (the port is taken, the address is not local) is logged and the
 /// gateway runs on without it: metrics never stop readings.
@@ -16,6 +17,10 @@ struct MetricsServer: Service {
     let uplink: Uplink
     let bound: BoundAddress
     let logger: Logger
+    /// The gateway's status, for `GET /status`.
+    let status: @Sendable () -> GatewayStatus
+    /// Called once it listens, or once it has given up listening.
+    var started: @Sendable () -> Void = {}
 
     func run() async throws {
         let router = Router()
@@ -35,8 +40,16 @@ struct MetricsServer: Service {
                 body: ResponseBody(byteBuffer: ByteBuffer(string: body))
             )
         }
+        let status = self.status
+        router.get("status") { _, _ -> Response in
+            Response(
+                status: .ok, headers: [.contentType: "application/json"],
+                body: ResponseBody(byteBuffer: ByteBuffer(bytes: status().json))
+            )
+        }
         let listen = self.listen
         let bound = self.bound
+        let started = self.started
         let logger = self.logger
         let application = Application(
             router: router,
@@ -45,6 +58,7 @@ struct MetricsServer: Service {
                 let address = MetricsListen(host: listen.host, port: channel.localAddress?.port ?? listen.port)
                 bound.set(address)
                 logger.info("metrics endpoint listening on http://\(address)/metrics")
+                started()
             },
             logger: logger
         )
@@ -55,6 +69,7 @@ struct MetricsServer: Service {
             // Cancelled with the rest of the group: nothing to report.
             guard !Task.isCancelled else { return }
             logger.error("metrics endpoint cannot listen on \(listen): \(error); running without it")
+            started()
             try? await gracefulShutdown()
         }
     }

@@ -12,6 +12,16 @@ import UnixSignals
 /// A profile file that no longer loads keeps its previous version (its errors are logged as
 /// `FILE: JSON-PATH: message`); a config file that no longer loads keeps the previous bindings.
 final class SessionSupervisor: Service, Sendable {
+    /// What the gateway hears of the supervisor's progress (readiness, the service manager).
+    struct Hooks: Sendable {
+        /// The configured ports' sessions have been started, once.
+        var started: @Sendable () -> Void = {}
+        /// A reload begins, for this reason.
+        var reloading: @Sendable (String) -> Void = { _ in }
+        /// The reload is done and its sessions started.
+        var reloaded: @Sendable () -> Void = {}
+    }
+
     private struct Running: Sendable {
         var plan: SessionPlan
         var task: Task<Void, Never>
@@ -32,11 +42,13 @@ final class SessionSupervisor: Service, Sendable {
     private let counters: DeviceCounterBoard
     private let logger: Logger
     private let watchInterval: Duration
+    private let hooks: Hooks
 
     init(
         config: GatewayConfig, library: ProfileLibrary, queue: OutboundQueue, tap: RawTap, counters: DeviceCounterBoard,
-        logger: Logger, watchInterval: Duration = .seconds(1)
+        logger: Logger, watchInterval: Duration = .seconds(1), hooks: Hooks = Hooks()
     ) {
+        self.hooks = hooks
         self.counters = counters
         self.state = Mutex(State(config: config, library: library))
         self.queue = queue
@@ -65,6 +77,7 @@ final class SessionSupervisor: Service, Sendable {
     func run() async throws {
         let (config, library) = state.withLock { ($0.config, $0.library) }
         await apply(SessionPlan.plans(config: config, library: library).plans)
+        hooks.started()
         let (triggers, trigger) = AsyncStream<String>.makeStream(bufferingPolicy: .bufferingNewest(1))
         await cancelWhenGracefulShutdown {
             await withDiscardingTaskGroup { group in
@@ -103,18 +116,21 @@ final class SessionSupervisor: Service, Sendable {
 
     /// Reloads the config's bindings and the profiles, then applies the new plans.
     func reload(reason: String) async {
-        logger.info("reloading profiles and bindings (\(reason))")
+        logger.info("reloading the config, profiles and bindings (\(reason))")
+        hooks.reloading(reason)
+        defer { hooks.reloaded() }
         let (loaded, previous) = state.withLock { ($0.config, $0.library) }
         var config = loaded
         if let file = config.file {
             do {
-                let fresh = try GatewayConfig.load(file: file)
-                if fresh.gatewayId != config.gatewayId || fresh.serverURL != config.serverURL || fresh.uplink != config.uplink || fresh.stateDirectory != config.stateDirectory {
-                    logger.warning("\(file): gateway id, server and state directory change only at restart; keeping the running ones")
+                let reload = ConfigReload(running: config, fresh: try GatewayConfig.load(file: file))
+                if !reload.applied.isEmpty {
+                    logger.info("\(file): applying \(reload.applied.joined(separator: ", "))")
                 }
-                config.ports = fresh.ports
-                config.buses = fresh.buses
-                config.profileFolders = fresh.profileFolders
+                if !reload.needsRestart.isEmpty {
+                    logger.warning("\(file): \(reload.needsRestart.joined(separator: ", ")) changed; that needs a restart, keeping the running values")
+                }
+                config = reload.config
             } catch {
                 for problem in error.errors { logger.error("\(problem)") }
                 logger.error("\(file) did not load; keeping the previous bindings")

@@ -2,6 +2,7 @@ import ArgumentParser
 import Hummingbird
 import Logging
 import SerialBridgeServer
+import SerialBridgeSystemd
 import ServiceLifecycle
 
 #if canImport(Glibc)
@@ -163,21 +164,38 @@ struct Serve: AsyncParsableCommand {
         }
         let (http, ws) = options.tls == nil ? ("http", "ws") : ("https", "wss")
         let portFile = self.portFile
+        // systemd (Type=notify): READY=1 once listening, WATCHDOG=1 while the event loops answer,
+        // STOPPING=1 at shutdown; nothing at all without NOTIFY_SOCKET (docs/OPERATIONS.md).
+        let notifier = ServiceNotifier(environment: { getenv($0).map { String(cString: $0) } }, logger: logger)
         do {
             var services = try ServerApplication.services(options: options, logger: logger) { boundPort in
                 logger.info("listening on \(http)://\(host):\(boundPort)/ (gateways: \(ws)://\(host):\(boundPort)/gateway/v1)")
                 if let portFile { writeFile(portFile, "\(boundPort)\n") }
+                notifier.ready(status: "listening on \(http)://\(host):\(boundPort)/")
             }
-            if let tls {
-                services.append(ReloadOnHangup(logger: logger) {
+            if let interval = notifier.watchdogInterval {
+                // First, so it stops last.
+                services.insert(ServiceWatchdog(notifier: notifier, interval: interval, checks: [EventLoopProbe().sample], logger: logger), at: 0)
+            }
+            // Always trapped, so that a SIGHUP (systemctl reload) never ends the server; only the
+            // TLS certificate has something to reload (token and users files reload on change).
+            let reloadable = tls
+            services.append(ReloadOnHangup(logger: logger) {
+                notifier.reloading(status: "reloading")
+                defer { notifier.ready(status: "reloaded") }
+                if let tls = reloadable {
                     do {
                         try tls.reload()
                         logger.info("reloaded the TLS certificate \(tls.certificateFile) and key \(tls.keyFile)")
                     } catch {
                         logger.error("cannot reload the TLS certificate \(tls.certificateFile) / key \(tls.keyFile), keeping the previous ones: \(error)")
                     }
-                })
-            }
+                } else {
+                    logger.info("nothing to reload: no TLS certificate (the token and users files are re-read when they change)")
+                }
+            })
+            // Last, so it runs first at shutdown.
+            services.append(ShutdownNotice(notifier: notifier) { "stopping: closing gateway links with 1001" })
             logSecurity(options.auth, logger: logger)
             let group = ServiceGroup(services: services, gracefulShutdownSignals: [.sigterm, .sigint], logger: logger)
             try await group.run()
