@@ -66,6 +66,12 @@ let package = Package(
             dependencies: ["SerialBridgeSerial", "SerialBridgeParsing", "SerialBridgePolling", "SerialBridgeJSON"],
             swiftSettings: strictSettings
         ),
+        // Log lines of both programs: text for a terminal, journald priority prefixes, JSON lines.
+        .target(
+            name: "SerialBridgeLogging",
+            dependencies: ["SerialBridgeJSON", .product(name: "Logging", package: "swift-log")],
+            swiftSettings: strictSettings
+        ),
         // The wire protocol shared by gateway and server. Knows nothing of serial ports.
         .target(name: "SerialBridgeProtocol", dependencies: ["SerialBridgeJSON"], swiftSettings: strictSettings),
         // The durable store-and-forward spool: segment files, group commit, retention, send cursor.
@@ -105,7 +111,7 @@ let package = Package(
             name: "SerialBridgeGateway",
             dependencies: [
                 "SerialBridgeSerial", "SerialBridgeProfiles", "SerialBridgeParsing", "SerialBridgePolling", "SerialBridgeJSON",
-                "SerialBridgeProtocol", "SerialBridgeUplink", "SerialBridgeDevices", "SerialBridgeSpool",
+                "SerialBridgeProtocol", "SerialBridgeUplink", "SerialBridgeDevices", "SerialBridgeSpool", "SerialBridgeLogging",
                 .product(name: "UnixSignals", package: "swift-service-lifecycle"),
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "Prometheus", package: "swift-prometheus"),
@@ -156,7 +162,7 @@ let package = Package(
             dependencies: [
                 "SerialBridgeGateway", "SerialBridgeSimulator", "SerialBridgeProfiles", "SerialBridgeParsing",
                 "SerialBridgeJSON", "SerialBridgeProtocol",
-                "SerialBridgeDevices", "SerialBridgeSpool",
+                "SerialBridgeDevices", "SerialBridgeSpool", "SerialBridgeLogging",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "CoreMetrics", package: "swift-metrics"),
@@ -167,7 +173,7 @@ let package = Package(
         .executableTarget(
             name: "SerialBridgeServerCLI",
             dependencies: [
-                "SerialBridgeServer",
+                "SerialBridgeServer", "SerialBridgeLogging",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
@@ -207,7 +213,7 @@ let package = Package(
                 "SerialBridgeSerial", "SerialBridgeProfiles", "SerialBridgeParsing", "SerialBridgeJSON",
                 "SerialBridgeProtocol", "SerialBridgeUplink", "SerialBridgeGateway", "CSerialSupport", "SerialBridgeFuzzing",
                 "SerialBridgeSimulator", "SerialBridgeServer",
-                "SerialBridgeDevices", "SerialBridgePolling", "SerialBridgeSpool",
+                "SerialBridgeDevices", "SerialBridgePolling", "SerialBridgeSpool", "SerialBridgeLogging",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "GRDB", package: "GRDB.swift"),
