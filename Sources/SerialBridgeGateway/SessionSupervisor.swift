@@ -108,7 +108,7 @@ final class SessionSupervisor: Service, Sendable {
         var config = loaded
         if let file = config.file {
             do {
-                let fresh = try GatewayConfig.load(file: file)
+                let fresh = try config.reloaded()
                 if fresh.gatewayId != config.gatewayId || fresh.serverURL != config.serverURL || fresh.uplink != config.uplink || fresh.stateDirectory != config.stateDirectory {
                     logger.warning("\(file): gateway id, server and state directory change only at restart; keeping the running ones")
                 }
@@ -124,7 +124,7 @@ final class SessionSupervisor: Service, Sendable {
         for error in errors { logger.error("\(error)") }
         if !errors.isEmpty { logger.error("profiles with errors keep their previous version") }
         let (plans, problems) = SessionPlan.plans(config: config, library: library)
-        for problem in problems { logger.error("\(problem)") }
+        for problem in problems { logger.error("\(problem)", metadata: ["device": .string(problem.device)]) }
         state.withLock {
             $0.config = config
             $0.library = library
