@@ -13,8 +13,11 @@ public struct LineLogHandler: LogHandler {
     private let sink: any LogSink
     private let clock: @Sendable (_ local: Bool) -> LogTimestamp
 
+    /// Events below this level are dropped (swift-log checks it before building the message).
     public var logLevel: Logger.Level
+    /// Metadata on every line of this logger (a session sets `device` here).
     public var metadata: Logger.Metadata = [:]
+    /// Metadata computed per line (task-local context), merged over ``metadata``.
     public var metadataProvider: Logger.MetadataProvider?
 
     /// Creates a handler.
@@ -34,11 +37,14 @@ public struct LineLogHandler: LogHandler {
         self.clock = clock
     }
 
+    /// One entry of ``metadata``.
     public subscript(metadataKey key: String) -> Logger.Metadata.Value? {
         get { metadata[key] }
         set { metadata[key] = newValue }
     }
 
+    /// Writes the event as one line: the logger's metadata, then the provider's, then the event's
+    /// own (later ones win on equal keys), plus `error` for an attached error.
     public func log(event: LogEvent) {
         var merged = metadata
         if let provided = metadataProvider?.get(), !provided.isEmpty {

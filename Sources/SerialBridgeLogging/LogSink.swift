@@ -18,6 +18,7 @@ public struct DescriptorLogSink: LogSink {
     /// Writes to `descriptor` (2, standard error, by default).
     public init(descriptor: Int32 = 2) { self.descriptor = descriptor }
 
+    /// Writes the whole line, retrying after a signal; a failing descriptor drops it.
     public func write(_ line: [UInt8]) {
         line.withUnsafeBytes { raw in
             guard let base = raw.baseAddress else { return }
