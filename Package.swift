@@ -68,6 +68,12 @@ let package = Package(
             dependencies: ["SerialBridgeSerial", "SerialBridgeParsing", "SerialBridgePolling", "SerialBridgeJSON"],
             swiftSettings: strictSettings
         ),
+        // Log lines of both programs: text for a terminal, journald priority prefixes, JSON lines.
+        .target(
+            name: "SerialBridgeLogging",
+            dependencies: ["SerialBridgeJSON", .product(name: "Logging", package: "swift-log")],
+            swiftSettings: strictSettings
+        ),
         // The wire protocol shared by gateway and server. Knows nothing of serial ports.
         .target(name: "SerialBridgeProtocol", dependencies: ["SerialBridgeJSON"], swiftSettings: strictSettings),
         // The durable store-and-forward spool: segment files, group commit, retention, send cursor.
@@ -119,6 +125,7 @@ let package = Package(
             dependencies: [
                 "SerialBridgeSerial", "SerialBridgeProfiles", "SerialBridgeParsing", "SerialBridgePolling", "SerialBridgeJSON",
                 "SerialBridgeProtocol", "SerialBridgeUplink", "SerialBridgeDevices", "SerialBridgeSpool", "SerialBridgeSystemd",
+                "SerialBridgeLogging",
                 .product(name: "UnixSignals", package: "swift-service-lifecycle"),
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "Prometheus", package: "swift-prometheus"),
@@ -170,7 +177,7 @@ let package = Package(
             dependencies: [
                 "SerialBridgeGateway", "SerialBridgeSimulator", "SerialBridgeProfiles", "SerialBridgeParsing",
                 "SerialBridgeJSON", "SerialBridgeProtocol",
-                "SerialBridgeDevices", "SerialBridgeSpool",
+                "SerialBridgeDevices", "SerialBridgeSpool", "SerialBridgeLogging",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "CoreMetrics", package: "swift-metrics"),
@@ -181,7 +188,7 @@ let package = Package(
         .executableTarget(
             name: "SerialBridgeServerCLI",
             dependencies: [
-                "SerialBridgeServer", "SerialBridgeSystemd",
+                "SerialBridgeServer", "SerialBridgeSystemd", "SerialBridgeLogging",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
@@ -222,6 +229,7 @@ let package = Package(
                 "SerialBridgeProtocol", "SerialBridgeUplink", "SerialBridgeGateway", "CSerialSupport", "SerialBridgeFuzzing",
                 "SerialBridgeSimulator", "SerialBridgeServer",
                 "SerialBridgeDevices", "SerialBridgePolling", "SerialBridgeSpool", "SerialBridgeSystemd",
+                "SerialBridgeLogging",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "GRDB", package: "GRDB.swift"),

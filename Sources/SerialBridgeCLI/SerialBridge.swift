@@ -3,6 +3,7 @@ import CoreMetrics
 import Logging
 import SerialBridgeGateway
 import SerialBridgeJSON
+import SerialBridgeLogging
 import SerialBridgeParsing
 import SerialBridgeProtocol
 import SerialBridgeProfiles
@@ -20,42 +21,69 @@ struct SerialBridge: AsyncParsableCommand {
         commandName: "serialbridge",
         abstract: "Serial devices to a WebSocket server: the SerialBridge gateway and its tools.",
         version: Gateway.softwareVersion,
-        subcommands: [Run.self, Simulate.self, Profiles.self, Devices.self, SpoolCommand.self, StatusCommand.self]
+        subcommands: [
+            Run.self, Simulate.self, Profiles.self, Devices.self, SpoolCommand.self, StatusCommand.self, ConfigCommand.self,
+        ]
     )
 }
 
-/// Logs to standard error at `level`.
-func bootstrapLogging(_ level: String) {
-    let parsed = Logger.Level(rawValue: level) ?? .info
-    LoggingSystem.bootstrap { label in
-        var handler = StreamLogHandler.standardError(label: label)
-        handler.logLevel = parsed
-        return handler
+/// Logs to standard error: level and format from the flags, then the environment, then the
+/// config (docs/LOGGING.md). A bad name ends the program with status 2.
+func bootstrapLogging(
+    level: String?, format: String?, environment: [String: String], config: GatewayConfig? = nil
+) throws {
+    do {
+        try LoggingSetup.resolve(
+            levelFlag: level, formatFlag: format, environment: environment,
+            configLevel: config?.logLevel, configFormat: config?.logFormat
+        ).bootstrap()
+    } catch {
+        FileHandleOutput.standardError("\(error)\n")
+        throw ExitCode(2)
+    }
+}
+
+/// Config errors found before logging is set up: plain lines at a terminal (as `config check`
+/// prints them), but through the log format when it is journald or JSON, so that the journal
+/// files them as critical and a log shipper still gets one JSON object per line.
+func reportConfigErrors(_ lines: [String], format: String?, environment: [String: String]) {
+    let setup = try? LoggingSetup.resolve(levelFlag: nil, formatFlag: format, environment: environment)
+    guard let setup, setup.format != .text else {
+        FileHandleOutput.standardError(lines.map { $0 + "\n" }.joined())
+        return
+    }
+    let handler = LineLogHandler(label: "serialbridge", format: setup.format, level: .critical)
+    for line in lines {
+        handler.log(event: LogEvent(level: .critical, message: "\(line)", metadata: nil, source: "serialbridge", file: #fileID, function: #function, line: #line))
     }
 }
 
 struct Run: AsyncParsableCommand {
     static let configuration = CommandConfiguration(abstract: "Run the gateway (see docs/CONFIG.md).")
 
-    @Option(name: .long, help: "Gateway config file.")
-    var config: String
+    @Option(name: .long, help: "Gateway config file; SERIALBRIDGE_* environment variables override it (docs/CONFIG.md).")
+    var config: String = GatewayConfig.defaultFile
 
-    @Option(name: .long, help: "Override the config's log level.")
+    @Option(name: .long, help: "Override the config's log level (trace, debug, info, notice, warning, error, critical).")
     var logLevel: String?
 
+    @Option(name: .long, help: "Log format: auto (journald under systemd, text otherwise), text, journald, json.")
+    var logFormat: String?
+
     func run() async throws {
+        let environment = ProcessEnvironment.current()
         let loaded: GatewayConfig
         do {
-            loaded = try GatewayConfig.load(file: config)
+            loaded = try GatewayConfig.load(file: config, environment: environment)
         } catch {
-            FileHandleOutput.standardError("\(error)\n")
+            reportConfigErrors(error.errors.map(\.description), format: logFormat, environment: environment)
             throw ExitCode(2)
         }
-        bootstrapLogging(logLevel ?? loaded.logLevel)
+        try bootstrapLogging(level: logLevel, format: logFormat, environment: environment, config: loaded)
         let logger = Logger(label: "serialbridge")
         let gateway: Gateway
         do {
-            gateway = try Gateway(config: loaded, logger: logger)
+            gateway = try Gateway(config: loaded, logger: logger) { environment[$0] }
         } catch {
             for problem in error.problems { logger.critical("\(problem)") }
             throw ExitCode(2)
@@ -107,7 +135,7 @@ struct Simulate: AsyncParsableCommand {
     }
 
     func run() async throws {
-        bootstrapLogging("info")
+        try bootstrapLogging(level: nil, format: nil, environment: ProcessEnvironment.current())
         let logger = Logger(label: "serialbridge.simulate")
         let loaded: DeviceProfile
         do {

@@ -1,6 +1,7 @@
 import ArgumentParser
 import SerialBridgeGateway
 import SerialBridgeJSON
+import SerialBridgeLogging
 import SerialBridgeProtocol
 import SerialBridgeSpool
 
@@ -17,8 +18,8 @@ struct SpoolCommand: ParsableCommand {
             abstract: "Depth, oldest frame age, bytes on disk, committed high-water mark, acknowledged mark, dropped count. Read-only: safe while the gateway runs."
         )
 
-        @Option(name: .long, help: "Gateway config file (its stateDirectory holds the spool).")
-        var config: String
+        @Option(name: .long, help: "Gateway config file (its stateDirectory holds the spool); SERIALBRIDGE_* variables override it.")
+        var config: String = GatewayConfig.defaultFile
 
         @Flag(name: .long, help: "One JSON object instead of text.")
         var json = false
@@ -26,7 +27,7 @@ struct SpoolCommand: ParsableCommand {
         func run() throws {
             let loaded: GatewayConfig
             do {
-                loaded = try GatewayConfig.load(file: config)
+                loaded = try GatewayConfig.load(file: config, environment: ProcessEnvironment.current())
             } catch {
                 FileHandleOutput.standardError("\(error)\n")
                 throw ExitCode(2)

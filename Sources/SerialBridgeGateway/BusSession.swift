@@ -87,6 +87,13 @@ public final class BusSession: Sendable {
         self.queue = queue
         var logger = logger
         logger[metadataKey: "port"] = .string(path)
+        // Lines about the whole line name its devices: `device` when it is one (a polled port),
+        // `devices` when several share it; lines about one member add its `device`.
+        if members.count == 1, let only = members.first {
+            logger[metadataKey: "device"] = .string(only.device)
+        } else {
+            logger[metadataKey: "devices"] = .string(members.map(\.device).joined(separator: ","))
+        }
         self.logger = logger
         inbox.withLock { $0.counters = members.map { _ in PollCounters() } }
     }
@@ -284,13 +291,13 @@ public final class BusSession: Sendable {
             case .responding(let index, let answering, let message):
                 let member = members[index]
                 if answering {
-                    logger.notice("\(member.device) is \(message)")
+                    logger.notice("\(member.device) is \(message)", metadata: ["device": .string(member.device)])
                 } else {
-                    logger.warning("\(member.device) \(message)")
+                    logger.warning("\(member.device) \(message)", metadata: ["device": .string(member.device)])
                 }
                 report(member, answering ? .attached : .error, message: message, counters: PollCounters())
             case .rejected(let index, let rejection):
-                logger.debug("\(members[index].device): \(rejection.stage.rawValue): \(rejection.message)")
+                logger.debug("\(members[index].device): \(rejection.stage.rawValue): \(rejection.message)", metadata: ["device": .string(members[index].device)])
             case .commandFinished(let id, let outcome):
                 finished.append((id, outcome))
             }

@@ -41,6 +41,7 @@ struct ConfigReload {
         }),
         ("drainTimeoutMs", { $0.drainTimeout != $1.drainTimeout }),
         ("logLevel", { $0.logLevel != $1.logLevel }),
+        ("logFormat", { $0.logFormat != $1.logFormat }),
     ]
 
     /// Compares `running` with `fresh`.

@@ -46,7 +46,7 @@ struct DiscoveredDevices: Service {
                     switch action {
                     case .start(let device, let path, let profileName):
                         guard let profile = byName[profileName] else { continue }
-                        logger.info("discovered \(path) as \(device), profile \(profileName)")
+                        logger.info("discovered \(path) as \(device), profile \(profileName)", metadata: ["device": .string(device)])
                         if profile.polling != nil || !profile.commands.isEmpty {
                             let bus = BusSession(path: path, members: [.init(device: device, profile: profile, format: format)], queue: queue, tap: tap, counters: counters, logger: logger)
                             sessions[device] = Task { await bus.run() }
@@ -55,7 +55,7 @@ struct DiscoveredDevices: Service {
                             sessions[device] = Task { await session.run() }
                         }
                     case .stop(let device):
-                        logger.info("device \(device) removed")
+                        logger.info("device \(device) removed", metadata: ["device": .string(device)])
                         sessions.removeValue(forKey: device)?.cancel()
                     case .note(let text):
                         logger.notice("\(text)")

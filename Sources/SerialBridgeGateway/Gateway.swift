@@ -62,35 +62,11 @@ public struct Gateway: Sendable {
         config: GatewayConfig, logger: Logger, environment: (String) -> String? = Gateway.processEnvironment,
         clock: UplinkClock = .continuous, watchdogClock: UplinkClock = .continuous
     ) throws(GatewayStartError) {
-        var problems: [String] = []
-        var library = ProfileLibrary()
-        do {
-            library = try ProfileLibrary.load(paths: config.profileFolders)
-        } catch {
-            problems.append(contentsOf: error.errors.map(\.description))
-        }
-        var token = ""
-        do {
-            token = String(decoding: try FileContents.read(config.tokenFile), as: UTF8.self)
-                .trimmingCharacters(in: " \n\r\t")
-            if token.isEmpty { problems.append("\(config.tokenFile): the token file is empty") }
-        } catch {
-            problems.append("\(config.tokenFile): cannot read token file: \(error)")
-        }
-        var transport = UplinkTransport(compression: config.uplink.compression, setupTimeout: config.connectTimeout)
-        do {
-            transport.tls = try config.uplink.tls.map { settings throws(UplinkTLSSetupError) in try UplinkTLS(settings) }
-        } catch {
-            problems.append("\(config.file ?? "config"): server.tls: \(error)")
-        }
-        do {
-            transport.proxy = try config.uplink.proxy.resolve(for: config.serverURL, environment: environment)
-        } catch {
-            problems.append("proxy for \(config.serverURL): \(error)")
-        }
-        if problems.isEmpty {
-            problems.append(contentsOf: SessionPlan.plans(config: config, library: library).problems)
-        }
+        let checked = GatewayPreflight.check(config, environment: environment)
+        let library = checked.library
+        let token = checked.token
+        let transport = checked.transport
+        let problems = checked.problems.map(\.description)
         guard problems.isEmpty else { throw GatewayStartError(problems: problems) }
         // The spool first (it may hold frames of later epochs than the epoch file says), then the
         // epoch, durably, before anything of this run is numbered.
@@ -174,7 +150,7 @@ public struct Gateway: Sendable {
             },
             taps: { device, start in
                 tap.set(device, on: start)
-                logger.info("raw tap \(start ? "started" : "stopped") for \(device)")
+                logger.info("raw tap \(start ? "started" : "stopped") for \(device)", metadata: ["device": .string(device)])
             }
         )
     }

@@ -1,4 +1,5 @@
 import SerialBridgeJSON
+import SerialBridgeLogging
 import SerialBridgeProtocol
 import SerialBridgeProfiles
 import SerialBridgeSerial
@@ -6,8 +7,23 @@ import SerialBridgeSpool
 import SerialBridgeUplink
 
 /// The gateway's configuration file (docs/CONFIG.md). Relative paths are resolved against the
-/// folder of the config file, so a config and its profiles can move together.
+/// folder of the config file, so a config and its profiles can move together. Environment
+/// variables (``ConfigOverrides``) override the file.
 public struct GatewayConfig: Sendable {
+    /// Where the gateway's config is looked for when no `--config` is given (the unit's
+    /// `ConfigurationDirectory=serialbridge`).
+    public static let defaultFile = "/etc/serialbridge/gateway.json"
+
+    /// Where ``profileFolders`` came from.
+    public enum ProfileFoldersOrigin: String, Sendable, Hashable {
+        /// The file's `profileFolders`.
+        case file
+        /// `SERIALBRIDGE_PROFILE_FOLDERS`.
+        case environment
+        /// Neither: the installation's defaults that exist (``ConfigDefaults``).
+        case defaults
+    }
+
     /// A port named in the config and bound to a profile, with no udev matching needed.
     public struct StaticPort: Sendable, Hashable {
         /// Stable device id reported to the server.
@@ -80,18 +96,43 @@ public struct GatewayConfig: Sendable {
     public var drainTimeout: Duration
     /// Log level name: trace, debug, info, notice, warning, error, critical.
     public var logLevel: String
+    /// Log line format (`logFormat`); `auto` picks journald under systemd, text elsewhere.
+    public var logFormat: LogFormatSetting = .auto
+    /// Where ``profileFolders`` came from.
+    public var profileFoldersOrigin: ProfileFoldersOrigin = .file
+    /// The environment this config was loaded with (a reload of ``file`` applies it again).
+    public var environment: [String: String] = [:]
+    /// The defaults this config was loaded with (a reload applies them again).
+    public var defaults = ConfigDefaults(profileFolders: [])
+    /// The environment variables that overrode the file, e.g. `["SERIALBRIDGE_TOKEN_FILE"]`.
+    public var overridden: [String] = []
     /// The durable spool's limits and durability (`STATE/spool`).
     public var spool = SpoolConfiguration()
 
-    /// Loads and validates a config file, reporting every mistake as `FILE: JSON-PATH: message`.
-    public static func load(file: String) throws(ConfigErrors) -> GatewayConfig {
-        let document = try JSONDocument.load(file: file)
+    /// Loads and validates a config file, reporting every mistake as `FILE: JSON-PATH: message`
+    /// (and every bad environment variable as `env: NAME: message`).
+    /// - Parameters:
+    ///   - environment: the process environment; only the variables of ``ConfigOverrides`` are
+    ///     read. Empty by default, so nothing overrides the file.
+    ///   - defaults: what applies where the file and the environment say nothing.
+    public static func load(
+        file: String, environment: [String: String] = [:], defaults: ConfigDefaults = .installed()
+    ) throws(ConfigErrors) -> GatewayConfig {
+        let overrides = ConfigOverrides(environment: environment)
+        let document: JSONNode
+        do {
+            document = try JSONDocument.load(file: file)
+        } catch {
+            throw ConfigErrors(error.errors + overrides.errors)
+        }
         let base = Self.folder(of: file)
         var root = JSONObjectReader(document, file: file, path: "$")
-        let gatewayId = root.string("gatewayId", required: true)
+        root.absorb(overrides.errors)
+        var gatewayId = root.string("gatewayId", required: overrides.gatewayId == nil)
         if let gatewayId, gatewayId.isEmpty || gatewayId.utf8.count > 128 {
             root.fail(key: "gatewayId", "must be 1 to 128 characters")
         }
+        gatewayId = overrides.gatewayId ?? gatewayId
         var url: ServerURL?
         var tokenFile: String?
         var fallbackURLs: [ServerURL] = []
@@ -105,12 +146,14 @@ public struct GatewayConfig: Sendable {
             root.absorb(link)
         }
         var uplink = UplinkOptions()
-        if var server = root.object("server", required: true) {
-            if let text = server.string("url", required: true) {
+        let serverRequired = overrides.serverURL == nil || overrides.tokenFile == nil
+        if var server = root.object("server", required: serverRequired) {
+            if let text = server.string("url", required: overrides.serverURL == nil) {
                 url = ServerURL(text)
                 if url == nil { server.fail(key: "url", "must be a ws:// or wss:// URL with a host, not \"\(text)\"") }
             }
-            tokenFile = server.string("tokenFile", required: true).map { Self.resolve($0, against: base) }
+            url = overrides.serverURL ?? url
+            tokenFile = server.string("tokenFile", required: overrides.tokenFile == nil).map { Self.resolve($0, against: base) }
             for item in server.array("fallbackUrls") ?? [] {
                 if case .string(let text) = item.value, let parsed = ServerURL(text) {
                     fallbackURLs.append(parsed)
@@ -120,15 +163,29 @@ public struct GatewayConfig: Sendable {
             }
             uplink = UplinkOptions.read(&server, url: url, base: base)
             root.absorb(server)
+        } else {
+            url = overrides.serverURL
+            if let url, url.secure { uplink.tls = UplinkTLSSettings() }
         }
-        let stateDirectory = Self.resolve(root.string("stateDirectory") ?? "state", against: base)
+        tokenFile = overrides.tokenFile ?? tokenFile
+        let fileStateDirectory = Self.resolve(root.string("stateDirectory") ?? "state", against: base)
+        let stateDirectory = overrides.stateDirectory ?? fileStateDirectory
         var profileFolders: [String] = []
-        for item in root.array("profileFolders") ?? [] {
+        var profileFoldersOrigin = ProfileFoldersOrigin.file
+        let listedFolders = root.array("profileFolders")
+        for item in listedFolders ?? [] {
             if case .string(let folder) = item.value {
                 profileFolders.append(Self.resolve(folder, against: base))
             } else {
                 root.fail(item.path, "must be a string")
             }
+        }
+        if let folders = overrides.profileFolders {
+            profileFolders = folders
+            profileFoldersOrigin = .environment
+        } else if listedFolders == nil {
+            profileFolders = defaults.profileFolders.filter(ConfigDefaults.exists)
+            profileFoldersOrigin = .defaults
         }
         var ports: [StaticPort] = []
         var deviceIds: Set<String> = []
@@ -193,9 +250,13 @@ public struct GatewayConfig: Sendable {
         let drainMs = root.integer("drainTimeoutMs", in: 0...600_000) ?? 10_000
         let discovery = root.bool("discovery") ?? true
         let encoding = root.choice("encoding", WireFormat.self) ?? .json
-        let logLevel = root.choice("logLevel", LogLevelName.self)?.rawValue ?? "info"
+        // The file's value is read even when overridden, so that its mistakes are reported.
+        let fileLogLevel = root.choice("logLevel", LogLevelName.self)?.rawValue
+        let logLevel = overrides.logLevel ?? fileLogLevel ?? "info"
+        let logFormat = root.choice("logFormat", LogFormatSetting.self)
         let spool = Self.spool(&root)
-        let metricsListen = MetricsListen.read(&root)
+        var metricsListen = MetricsListen.read(&root)
+        if let listen = overrides.metricsListen { metricsListen = listen }
         let errors = root.finish()
         guard errors.isEmpty, let gatewayId, let url, let tokenFile else { throw ConfigErrors(errors) }
         var config = GatewayConfig(
@@ -208,6 +269,12 @@ public struct GatewayConfig: Sendable {
         config.missedHeartbeats = missedHeartbeats
         config.connectTimeout = .milliseconds(connectTimeoutMs)
         config.metricsListen = metricsListen
+        config.logFormat = overrides.logFormat ?? logFormat ?? .auto
+        config.profileFoldersOrigin = profileFoldersOrigin
+        // Only the variables that matter: the rest of the environment (secrets included) is not kept.
+        config.environment = environment.filter { entry in ConfigOverrides.all.contains { $0.name == entry.key } }
+        config.defaults = defaults
+        config.overridden = overrides.applied
         return config
     }
 
@@ -223,6 +290,13 @@ public struct GatewayConfig: Sendable {
         spool.backlogRateLimit = reader.integer("backlogRateLimit", in: 1...10_000_000)
         root.absorb(reader)
         return spool
+    }
+
+    /// Loads ``file`` again with the environment and defaults this config was loaded with (for
+    /// SIGHUP): an override stays an override across reloads.
+    public func reloaded() throws(ConfigErrors) -> GatewayConfig {
+        guard let file else { return self }
+        return try Self.load(file: file, environment: environment, defaults: defaults)
     }
 
     enum LogLevelName: String, CaseIterable {

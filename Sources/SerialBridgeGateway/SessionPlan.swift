@@ -19,14 +19,25 @@ struct SessionPlan: Sendable, Hashable {
     /// Digests of the profiles used, in member order: a changed profile changes the plan.
     var digests: [UInt64]
 
+    /// Why a configured device cannot run; printed as before (`device "x": …`, `bus PATH: …`),
+    /// and carrying the device so that `config check` can point at its JSON path.
+    struct Problem: Sendable, Hashable, CustomStringConvertible {
+        /// The device the problem is about.
+        var device: String
+        /// The key of the device's config entry at fault, if one is (`profile`).
+        var key: String? = nil
+        /// The whole message, naming the device (and the bus).
+        var description: String
+    }
+
     /// The plans for every configured port and bus, or the problems that stop them.
-    static func plans(config: GatewayConfig, library: ProfileLibrary) -> (plans: [SessionPlan], problems: [String]) {
+    static func plans(config: GatewayConfig, library: ProfileLibrary) -> (plans: [SessionPlan], problems: [Problem]) {
         var plans: [SessionPlan] = []
-        var problems: [String] = []
+        var problems: [Problem] = []
         let known = library.profiles.keys.sorted().joined(separator: ", ")
         func profile(_ name: String, for device: String) -> DeviceProfile? {
             if let profile = library.profiles[name] { return profile }
-            problems.append("device \"\(device)\": no profile named \"\(name)\" (loaded: \(known.isEmpty ? "none" : known))")
+            problems.append(Problem(device: device, key: "profile", description: "device \"\(device)\": no profile named \"\(name)\" (loaded: \(known.isEmpty ? "none" : known))"))
             return nil
         }
         for port in config.ports {
@@ -46,15 +57,15 @@ struct SessionPlan: Sendable, Hashable {
             var fine = true
             for (member, profile) in zip(bus.devices, profiles) {
                 if profile.polling == nil, profile.commands.isEmpty {
-                    problems.append("bus \(bus.path): device \"\(member.device)\": profile \(profile.name) is neither polled nor commanded; a device that talks on its own needs a port of its own")
+                    problems.append(Problem(device: member.device, description: "bus \(bus.path): device \"\(member.device)\": profile \(profile.name) is neither polled nor commanded; a device that talks on its own needs a port of its own"))
                     fine = false
                 }
                 if type(of: profile.parsing.framing).type != type(of: first.parsing.framing).type {
-                    problems.append("bus \(bus.path): device \"\(member.device)\": profile \(profile.name) frames with \"\(type(of: profile.parsing.framing).type)\", but \(first.name) with \"\(type(of: first.parsing.framing).type)\"; one line has one framing")
+                    problems.append(Problem(device: member.device, description: "bus \(bus.path): device \"\(member.device)\": profile \(profile.name) frames with \"\(type(of: profile.parsing.framing).type)\", but \(first.name) with \"\(type(of: first.parsing.framing).type)\"; one line has one framing"))
                     fine = false
                 }
                 if bus.serial == nil, profile.serial != first.serial {
-                    problems.append("bus \(bus.path): device \"\(member.device)\": profile \(profile.name) opens the line at \(profile.serial), \(first.name) at \(first.serial); set the bus's \"serial\"")
+                    problems.append(Problem(device: member.device, description: "bus \(bus.path): device \"\(member.device)\": profile \(profile.name) opens the line at \(profile.serial), \(first.name) at \(first.serial); set the bus's \"serial\""))
                     fine = false
                 }
             }

@@ -123,7 +123,7 @@ final class SessionSupervisor: Service, Sendable {
         var config = loaded
         if let file = config.file {
             do {
-                let reload = ConfigReload(running: config, fresh: try GatewayConfig.load(file: file))
+                let reload = ConfigReload(running: config, fresh: try config.reloaded())
                 if !reload.applied.isEmpty {
                     logger.info("\(file): applying \(reload.applied.joined(separator: ", "))")
                 }
@@ -140,7 +140,7 @@ final class SessionSupervisor: Service, Sendable {
         for error in errors { logger.error("\(error)") }
         if !errors.isEmpty { logger.error("profiles with errors keep their previous version") }
         let (plans, problems) = SessionPlan.plans(config: config, library: library)
-        for problem in problems { logger.error("\(problem)") }
+        for problem in problems { logger.error("\(problem)", metadata: ["device": .string(problem.device)]) }
         state.withLock {
             $0.config = config
             $0.library = library

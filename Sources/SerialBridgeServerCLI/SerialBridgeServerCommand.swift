@@ -1,6 +1,7 @@
 import ArgumentParser
 import Hummingbird
 import Logging
+import SerialBridgeLogging
 import SerialBridgeServer
 import SerialBridgeSystemd
 import ServiceLifecycle
@@ -56,8 +57,11 @@ struct Serve: AsyncParsableCommand {
     @Option(name: .long, help: "Write the bound port to this file once listening.")
     var portFile: String?
 
-    @Option(name: .long, help: "Log level.")
-    var logLevel = "info"
+    @Option(name: .long, help: "Log level (trace, debug, info, notice, warning, error, critical); default SERIALBRIDGE_LOG_LEVEL, else info.")
+    var logLevel: String?
+
+    @Option(name: .long, help: "Log format: auto (journald under systemd, text otherwise), text, journald, json; default SERIALBRIDGE_LOG_FORMAT, else auto.")
+    var logFormat: String?
 
     @Option(name: .long, help: "PEM certificate (chain) to serve HTTPS and wss:// with; needs --tls-key.")
     var tlsCertificate: String?
@@ -113,11 +117,10 @@ struct Serve: AsyncParsableCommand {
     }
 
     func run() async throws {
-        let level = Logger.Level(rawValue: logLevel) ?? .info
-        LoggingSystem.bootstrap { label in
-            var handler = StreamLogHandler.standardError(label: label)
-            handler.logLevel = level
-            return handler
+        do {
+            try LoggingSetup.resolve(levelFlag: logLevel, formatFlag: logFormat, environment: ProcessEnvironment.current()).bootstrap()
+        } catch {
+            throw ValidationError(error.description)
         }
         let logger = Logger(label: "serialbridge-server")
         let tokenStore: TokenStore

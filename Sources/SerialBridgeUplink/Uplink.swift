@@ -618,7 +618,7 @@ public final class Uplink: Service, Sendable {
                 sendOutOfBand(.commandResult(CommandResultMessage(id: request.id, device: request.device, status: .failed, message: "this gateway runs no commands")))
                 break
             }
-            logger.info("command \(request.name) for \(request.device) from the server")
+            logger.info("command \(request.name) for \(request.device) from the server", metadata: ["device": .string(request.device)])
             Task {
                 let result = await handler(request)
                 self.sendOutOfBand(.commandResult(result))
