@@ -41,6 +41,7 @@ struct SystemdUnitTests {
         #expect(unit.value("WatchdogSec") == "30")
         #expect(unit.value("ExecReload") == "/bin/kill -HUP $MAINPID")
         #expect(unit.value("Restart") == "on-failure")
+        #expect(unit.words("RestartPreventExitStatus").contains("2"), "a config error must not restart in a loop")
         #expect(unit.value("TimeoutStopSec").flatMap(Int.init).map { (10...90).contains($0) } == true)
         #expect(unit.value("StandardOutput") == "journal")
         #expect(unit.value("StandardError") == "journal")
@@ -111,7 +112,7 @@ struct SystemdUnitTests {
         #expect(Set(path.values("PathChanged", in: "Path")) == Set(credentials.values))
         #expect(path.value("Unit", in: "Path") == "serialbridge-server-credentials.service")
         let restart = try Self.unit("serialbridge-server-credentials.service")
-        #expect(restart.value("ExecStart") == "/bin/systemctl try-restart serialbridge-server.service")
+        #expect(restart.value("ExecStart") == "/bin/systemctl --no-block try-restart serialbridge-server.service")
     }
 
     @Test func systemCallFiltersLetThroughWhatTheServicesCall() async throws {
