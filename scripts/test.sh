@@ -5,7 +5,7 @@ cd "$(dirname "$0")/.."
 source scripts/setup.sh
 
 sb_require_swift
-sb_install_packages curl python3 chromium iproute2 openssl apache2-utils postgresql
+sb_install_packages curl python3 chromium iproute2 openssl apache2-utils postgresql systemd make
 sb_python_modules jsonschema serial=pyserial pymodbus=pymodbus==3.16.1
 echo "==> building"
 swift build --build-tests
