@@ -88,12 +88,12 @@ struct InstallTests {
         let configPath = gatewayUnit.execStartOption("--config")?.replacingOccurrences(of: "%E", with: "/etc")
         #expect(configPath == "/etc/serialbridge/gateway.json")
 
-        // The example config is valid and its profile folders are the installed ones.
-        let config = try GatewayConfig.load(file: "\(root)/etc/serialbridge/gateway.json")
-        #expect(!config.profileFolders.isEmpty)
-        for folder in config.profileFolders {
-            #expect(Self.isDirectory(root + folder), "profile folder \(folder) is not installed")
-        }
+        // The example config is valid and leaves the profile folders to the defaults, which are the
+        // installed ones when the binary runs from PREFIX/bin.
+        let defaults = ConfigDefaults.installed(executable: root + "/usr/local/bin/serialbridge")
+        #expect(defaults.profileFolders.first == root + "/usr/local/share/serialbridge/profiles")
+        let config = try GatewayConfig.load(file: "\(root)/etc/serialbridge/gateway.json", defaults: defaults)
+        #expect(config.profileFolders == [root + "/usr/local/share/serialbridge/profiles"])
         #expect(config.stateDirectory == "/var/lib/serialbridge", "the unit's StateDirectory=")
 
         // An installed config is never overwritten.
@@ -174,7 +174,7 @@ struct InstallTests {
         let server = try SystemdUnitFile(path: "\(staged)/usr/lib/systemd/system/serialbridge-server.service")
         #expect(server.execStart.first == "/usr/bin/serialbridge-server")
         let example = try String(contentsOfFile: "\(staged)/etc/serialbridge/gateway.json", encoding: .utf8)
-        #expect(example.contains("/usr/share/serialbridge/profiles") && !example.contains("/usr/local"))
+        #expect(!example.contains("/usr/local"))
 
         // Maintainer scripts: executable, valid sh, systemd touched only when it runs.
         for script in ["postinst", "prerm", "postrm"] {
