@@ -69,8 +69,10 @@ struct PostgresStorageTests {
         #expect(try psql(url, "SELECT count(*) FROM pg_class WHERE relname IN ('\(partitionDay(5))', '\(partitionDay(3))')") == "0")
         #expect(try await store.readings(gateway: "gw-1", device: "d", limit: 100).map(\.id.sequence) == [8, 9])
         #expect(try await store.device(gateway: "gw-1", device: "d")?.readingCount == 2)
-        // A dropped reading sent again stays out; the acknowledgement mark does not go back.
+        // A dropped reading sent again stays out (and gets no partition again); the acknowledgement
+        // mark does not go back.
         #expect(try await store.insert([readings[0]], receivedAt: now).isEmpty)
+        #expect(try psql(url, "SELECT count(*) FROM pg_class WHERE relname = '\(partitionDay(5))'") == "0")
         #expect(try await store.lastStored(gateway: "gw-1") == markBefore)
         // Rollups were not asked to go.
         #expect(try await store.history(gateway: "gw-1", device: "d", from: 0, to: now, step: 3_600_000, resolution: .hour).count >= 3)

@@ -33,6 +33,9 @@ final class PostgresPartitions: Sendable {
 
     /// Days known to have a partition (by start, ms), so that a batch asks the database only about new days.
     private let known = Mutex<Set<Int64>>([])
+    /// The raw retention cutoff last seen: days wholly before it get no partition (their readings
+    /// are not stored, and retention would drop the partition again).
+    private let horizon = Mutex<Int64?>(nil)
 
     /// The start (ms) of the day holding `timestamp`.
     static func dayStart(_ timestamp: Int64) -> Int64 {
@@ -60,7 +63,8 @@ final class PostgresPartitions: Sendable {
     func missingDays(for timestamps: some Sequence<Int64>, now: Int64) -> [Int64] {
         let today = Self.dayStart(now)
         let earliest = today - onDemandPastDays * Self.day, latest = today + onDemandFutureDays * Self.day
-        let wanted = Set(timestamps.lazy.map(Self.dayStart).filter { $0 >= earliest && $0 <= latest })
+        let floor = horizon.withLock { $0 }.map { $0 - Self.day } ?? Int64.min
+        let wanted = Set(timestamps.lazy.map(Self.dayStart).filter { $0 >= earliest && $0 <= latest && $0 > floor })
         return known.withLock { known in wanted.subtracting(known).sorted() }
     }
 
@@ -80,6 +84,11 @@ final class PostgresPartitions: Sendable {
             }
             _ = known.withLock { $0.insert(start) }
         }
+    }
+
+    /// Remembers the raw retention cutoff (it only rises).
+    func raiseHorizon(to cutoff: Int64) {
+        horizon.withLock { $0 = max($0 ?? cutoff, cutoff) }
     }
 
     /// Forgets a day (its partition was dropped by retention).

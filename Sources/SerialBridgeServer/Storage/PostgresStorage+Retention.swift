@@ -47,6 +47,7 @@ extension PostgresStorage {
         let devices = try await deviceKeys(connection, logger: logger)
         if let cutoff = cutoffs.raw {
             try await raiseHorizon(to: cutoff, connection, logger: logger)
+            partitions.raiseHorizon(to: cutoff)
             for partition in try await PostgresPartitions.attached(connection, logger: logger)
             where partition.start + PostgresPartitions.day <= cutoff {
                 report.readings += try await drop(partition.name, connection, logger: logger)

@@ -62,6 +62,8 @@ public final class PostgresStorage: ServerStorage, Service {
         }
         do {
             try await PostgresSchema.migrate(connection, logger: logger)
+            let cutoffs = try await connection.query("SELECT raw_cutoff FROM retention_state", logger: logger).decode(Int64?.self)
+            for try await cutoff in cutoffs { if let cutoff { partitions.raiseHorizon(to: cutoff) } }
             try await partitions.ensure(days: partitions.aheadDays(now: now()), on: connection, logger: logger)
         } catch {
             try? await connection.close()
