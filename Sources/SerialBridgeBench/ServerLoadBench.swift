@@ -31,32 +31,59 @@ struct ServerLoadBench: AsyncParsableCommand {
     @Option(help: "The server binary (default: next to this one).")
     var server: String?
 
+    @Option(help: "Storage: sqlite (a file per instance… use 1 instance), postgres (a throwaway PostgreSQL cluster started here), or a postgres:// URL.")
+    var database = "sqlite"
+
+    @Option(help: "Server instances sharing the database (PostgreSQL only); gateways are split between them round-robin.")
+    var instances = 1
+
     func run() async throws {
         let directory = FileManager.default.temporaryDirectory.appendingPathComponent("sb-load-\(getpid())").path
         try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(atPath: directory) }
         let binary = server ?? URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent().appendingPathComponent("serialbridge-server").path
         let tokens = try LoadTokens.write(gateways: gateways, into: directory, server: binary)
+        var cluster: BenchPostgres?
+        let storageArguments: [String]
+        switch database {
+        case "sqlite":
+            guard instances == 1 else { throw ValidationError("several instances need PostgreSQL (--database postgres)") }
+            storageArguments = ["--db", directory + "/load.sqlite"]
+        case "postgres":
+            let started = try BenchPostgres()
+            cluster = started
+            storageArguments = ["--database", started.url]
+        default:
+            storageArguments = ["--database", database]
+        }
+        defer { cluster?.stop() }
 
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: binary)
-        let portFile = directory + "/port"
-        process.arguments = [
-            "serve", "--port", "0", "--port-file", portFile, "--db", directory + "/load.sqlite", "--tokens", tokens.file,
-            "--log-level", "warning",
-        ]
-        try process.run()
+        var processes: [Process] = []
         defer {
-            process.terminate()
-            process.waitUntilExit()
+            for process in processes {
+                process.terminate()
+                process.waitUntilExit()
+            }
         }
-        var port = 0
-        for _ in 0..<600 where port == 0 {
-            port = Int((try? String(contentsOfFile: portFile, encoding: .utf8))?.trimmingCharacters(in: .whitespacesAndNewlines) ?? "") ?? 0
-            if port == 0 { try await Task.sleep(for: .milliseconds(50)) }
+        var ports: [Int] = []
+        for instance in 0..<max(1, instances) {
+            let process = Process()
+            process.executableURL = URL(fileURLWithPath: binary)
+            let portFile = directory + "/port-\(instance)"
+            process.arguments = [
+                "serve", "--port", "0", "--port-file", portFile, "--tokens", tokens.file, "--log-level", "warning",
+            ] + storageArguments
+            try process.run()
+            processes.append(process)
+            var port = 0
+            for _ in 0..<600 where port == 0 {
+                port = Int((try? String(contentsOfFile: portFile, encoding: .utf8))?.trimmingCharacters(in: .whitespacesAndNewlines) ?? "") ?? 0
+                if port == 0 { try await Task.sleep(for: .milliseconds(50)) }
+            }
+            guard port != 0 else { throw ValidationError("server instance \(instance) did not start (no port file after 30 s)") }
+            ports.append(port)
         }
-        guard port != 0 else { throw ValidationError("the server did not start (no port file after 30 s)") }
-        print("server pid \(process.processIdentifier) on port \(port); \(gateways) gateways × \(rate) readings/s for \(seconds) s")
+        print("\(processes.count) server instance(s) on ports \(ports) (\(database == "sqlite" ? "SQLite" : "PostgreSQL")); \(gateways) gateways × \(rate) readings/s for \(seconds) s")
 
         let logger = {
             var logger = Logger(label: "load")
@@ -66,11 +93,11 @@ struct ServerLoadBench: AsyncParsableCommand {
         let recorder = LatencyRecorder()
         let state = LoadState()
         let interval = Duration.nanoseconds(1_000_000_000 / max(1, rate))
-        let port_ = port
+        let ports_ = ports
         // Off the main actor: closures formed in `run()` would otherwise run every simulated
         // gateway on the main thread.
         let clients = Task.detached {
-            await LoadGateway.runFleet(tokens: tokens.pairs, port: port_, interval: interval, logger: logger, recorder: recorder, state: state)
+            await LoadGateway.runFleet(tokens: tokens.pairs, ports: ports_, interval: interval, logger: logger, recorder: recorder, state: state)
         }
         for _ in 0..<1200 where state.connected.load(ordering: .relaxed) < gateways {
             try await Task.sleep(for: .milliseconds(50))
@@ -78,25 +105,30 @@ struct ServerLoadBench: AsyncParsableCommand {
         print("connected: \(state.connected.load(ordering: .relaxed)) of \(gateways)")
         try await Task.sleep(for: .seconds(5))
         recorder.reset()
-        let pid = process.processIdentifier
-        let startServerCPU = ProcessStats.cpuNanoseconds(pid: pid)
+        let pids = processes.map(\.processIdentifier)
+        let serversCPU = { pids.reduce(UInt64(0)) { $0 + ProcessStats.cpuNanoseconds(pid: $1) } }
+        let startServerCPU = serversCPU()
+        let startDatabaseCPU = cluster?.cpuNanoseconds() ?? 0
         let startOwnCPU = ProcessStats.cpuNanoseconds(pid: getpid())
         let start = ContinuousClock.now
         var peakRSS = 0
         for _ in 0..<seconds {
             try await Task.sleep(for: .seconds(1))
-            peakRSS = max(peakRSS, ProcessStats.residentKiB(pid: pid))
+            peakRSS = max(peakRSS, pids.map { ProcessStats.residentKiB(pid: $0) }.max() ?? 0)
         }
         let elapsed = ContinuousClock.now - start
         let wall = Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18
-        let serverCPU = Double(ProcessStats.cpuNanoseconds(pid: pid) - startServerCPU) / 1e9 / wall * 100
+        let serverCPU = Double(serversCPU() - startServerCPU) / 1e9 / wall * 100
+        let databaseCPU = Double((cluster?.cpuNanoseconds() ?? 0) - startDatabaseCPU) / 1e9 / wall * 100
         let ownCPU = Double(ProcessStats.cpuNanoseconds(pid: getpid()) - startOwnCPU) / 1e9 / wall * 100
+        let pid = pids[0]
         let summary = recorder.summary()
         state.stop.store(true, ordering: .relaxed)
         clients.cancel()
         print(String(format: "acked readings/s: %.0f (offered %d)", Double(summary.count) / wall, gateways * rate))
         print(String(format: "ack latency ms: p50 %.2f  p90 %.2f  p99 %.2f  max %.2f", summary.p50, summary.p90, summary.p99, summary.max))
-        print(String(format: "server CPU: %.1f %% of one core (2 cores = 200 %%); load generator: %.1f %%", serverCPU, ownCPU))
+        print(String(format: "server CPU (all instances): %.1f %% of one core (2 cores = 200 %%); load generator: %.1f %%", serverCPU, ownCPU))
+        if cluster != nil { print(String(format: "PostgreSQL CPU (postmaster and backends): %.1f %%", databaseCPU)) }
         print("server RSS: \(ProcessStats.residentKiB(pid: pid) / 1024) MiB now, \(peakRSS / 1024) MiB peak sampled")
     }
 }
@@ -105,10 +137,12 @@ struct ServerLoadBench: AsyncParsableCommand {
 struct LoadGateway: Sendable {
     /// Runs one simulated gateway per token until cancelled, connecting in waves of 50.
     static func runFleet(
-        tokens: [(String, String)], port: Int, interval: Duration, logger: Logger, recorder: LatencyRecorder, state: LoadState
+        tokens: [(String, String)], ports: [Int], interval: Duration, logger: Logger, recorder: LatencyRecorder, state: LoadState
     ) async {
         await withTaskGroup(of: Void.self) { group in
             for (index, (gateway, token)) in tokens.enumerated() {
+                // Round-robin over the instances, as a load balancer without stickiness would.
+                let port = ports[index % ports.count]
                 group.addTask {
                     await LoadGateway(gateway: gateway, token: token, port: port, interval: interval, logger: logger)
                         .run(recorder: recorder, state: state)

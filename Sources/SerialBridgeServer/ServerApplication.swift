@@ -17,8 +17,16 @@ public struct ServerOptions: Sendable {
     public var host: String
     /// Port (0 picks a free one; see `onRunning`).
     public var port: Int
-    /// SQLite database file.
-    public var databasePath: String
+    /// Where readings and the rest are stored: a SQLite file or a PostgreSQL database.
+    public var database: ServerDatabase
+    /// The SQLite file, when the database is one (setting it selects SQLite).
+    public var databasePath: String {
+        get {
+            if case .sqlite(let path) = database { return path }
+            return ""
+        }
+        set { database = .sqlite(path: newValue) }
+    }
     /// Gateway tokens.
     public var tokens: TokenStore
     /// Heartbeat interval announced in `welcome`.
@@ -64,7 +72,7 @@ public struct ServerOptions: Sendable {
         self.feed = LiveFeed()
         self.host = host
         self.port = port
-        self.databasePath = databasePath
+        self.database = .sqlite(path: databasePath)
         self.tokens = tokens
         self.heartbeatMs = heartbeatMs
         self.tls = tls
@@ -80,15 +88,37 @@ public enum ServerApplication {
     public static func services(
         options: ServerOptions, logger: Logger, onRunning: @escaping @Sendable (Int) async -> Void = { _ in }
     ) throws -> [any Service] {
-        let app = try make(options: options, logger: logger, onRunning: onRunning)
-        return [app, GatewayLinkCloser(registry: options.registry, feed: options.feed, logger: logger)]
+        try services(options: options, storage: openSynchronously(options.database), logger: logger, onRunning: onRunning)
+    }
+
+    /// The server's services on a storage opened beforehand (``ServerDatabase/open(logger:)``): the
+    /// storage's own services (PostgreSQL's connection pool) first, so that they stop last.
+    public static func services(
+        options: ServerOptions, storage: OpenedStorage, logger: Logger, onRunning: @escaping @Sendable (Int) async -> Void = { _ in }
+    ) throws -> [any Service] {
+        let app = try make(options: options, store: storage.storage, logger: logger, onRunning: onRunning)
+        return storage.services + [app, GatewayLinkCloser(registry: options.registry, feed: options.feed, logger: logger)]
+    }
+
+    /// A SQLite storage opened here; a PostgreSQL one must be opened (connected, migrated) first.
+    private static func openSynchronously(_ database: ServerDatabase) throws -> OpenedStorage {
+        guard case .sqlite(let path) = database else {
+            throw ServerConfigError("a PostgreSQL database is opened with ServerDatabase.open(logger:) before the server is made")
+        }
+        return OpenedStorage(storage: try SQLiteStorage(path: path), services: [])
     }
 
     /// Creates the Hummingbird application. `onRunning` receives the bound port.
     public static func make(
         options: ServerOptions, logger: Logger, onRunning: @escaping @Sendable (Int) async -> Void = { _ in }
     ) throws -> some ApplicationProtocol {
-        let store: any ServerStorage = try SQLiteStorage(path: options.databasePath)
+        try make(options: options, store: openSynchronously(options.database).storage, logger: logger, onRunning: onRunning)
+    }
+
+    /// Creates the Hummingbird application on `store`. `onRunning` receives the bound port.
+    public static func make(
+        options: ServerOptions, store: any ServerStorage, logger: Logger, onRunning: @escaping @Sendable (Int) async -> Void = { _ in }
+    ) throws -> some ApplicationProtocol {
         let feed = options.feed
         let ingest = GatewayIngest(
             store: store, feed: feed, registry: options.registry, metrics: options.metrics, heartbeatMs: options.heartbeatMs,

@@ -30,8 +30,27 @@ struct Serve: AsyncParsableCommand {
     @Option(name: .long, help: "Port to listen on (0 picks a free one).")
     var port = 8080
 
-    @Option(name: .long, help: "SQLite database file.")
-    var db = "serialbridge.sqlite"
+    @Option(name: .long, help: "SQLite database file (default serialbridge.sqlite).")
+    var db: String?
+
+    @Option(name: .long, help: ArgumentHelp(
+        "PostgreSQL database URL, postgres://USER[:PASSWORD]@HOST[:PORT]/DATABASE[?sslmode=disable|prefer|require], shared by several instances; or set SERIALBRIDGE_DATABASE.",
+        valueName: "url"
+    ))
+    var database: String?
+
+    /// The storage the flags and SERIALBRIDGE_DATABASE choose: --database, else the variable, else
+    /// --db (a SQLite file).
+    func storageDatabase() throws -> ServerDatabase {
+        let environment = getenv("SERIALBRIDGE_DATABASE").map { String(cString: $0) }.flatMap { $0.isEmpty ? nil : $0 }
+        if database != nil && db != nil { throw ValidationError("--database and --db both name a database; use one") }
+        guard let text = database ?? (db == nil ? environment : nil) else { return .sqlite(path: db ?? "serialbridge.sqlite") }
+        do {
+            return try ServerDatabase(parsing: text)
+        } catch {
+            throw ValidationError("\(database == nil ? "SERIALBRIDGE_DATABASE" : "--database"): \(error)")
+        }
+    }
 
     @Option(name: .long, help: "Gateway token file, written by `serialbridge-server tokens add`; re-read when it changes.")
     var tokens: String
@@ -111,6 +130,7 @@ struct Serve: AsyncParsableCommand {
 
     func validate() throws {
         _ = try retentionPolicy()
+        _ = try storageDatabase()
         guard heartbeatMs >= 100 else { throw ValidationError("--heartbeat-ms must be at least 100") }
         guard missedHeartbeats >= 1 else { throw ValidationError("--missed-heartbeats must be at least 1") }
         guard gatewayRateLimit >= 0 else { throw ValidationError("--gateway-rate-limit must be 0 (no limit) or more") }
@@ -134,11 +154,12 @@ struct Serve: AsyncParsableCommand {
             throw ExitCode(2)
         }
         var options = ServerOptions(
-            host: host, port: port, databasePath: db, tokens: tokenStore, heartbeatMs: heartbeatMs, compression: !noCompression,
+            host: host, port: port, databasePath: db ?? "serialbridge.sqlite", tokens: tokenStore, heartbeatMs: heartbeatMs, compression: !noCompression,
             missedHeartbeats: missedHeartbeats,
             gatewayRateLimit: gatewayRateLimit > 0 ? RateLimit(perSecond: gatewayRateLimit, burst: gatewayRateLimit * 10) : nil
         )
         options.retention = try retentionPolicy()
+        options.database = try storageDatabase()
         do {
             options.auth = try authOptions()
         } catch {
@@ -170,8 +191,17 @@ struct Serve: AsyncParsableCommand {
         // systemd (Type=notify): READY=1 once listening, WATCHDOG=1 while the event loops answer,
         // STOPPING=1 at shutdown; nothing at all without NOTIFY_SOCKET (docs/OPERATIONS.md).
         let notifier = ServiceNotifier(environment: { getenv($0).map { String(cString: $0) } }, logger: logger)
+        let storage: OpenedStorage
         do {
-            var services = try ServerApplication.services(options: options, logger: logger) { boundPort in
+            storage = try await options.database.open(logger: logger)
+            logger.info("storage: \(options.database)")
+        } catch {
+            // Unreachable, refused, or a schema that cannot be migrated: say so and stop.
+            logger.critical(error is PostgresStorageError ? "\(error)" : "cannot open \(options.database): \(error)")
+            throw ExitCode(3)
+        }
+        do {
+            var services = try ServerApplication.services(options: options, storage: storage, logger: logger) { boundPort in
                 logger.info("listening on \(http)://\(host):\(boundPort)/ (gateways: \(ws)://\(host):\(boundPort)/gateway/v1)")
                 if let portFile { writeFile(portFile, "\(boundPort)\n") }
                 notifier.ready(status: "listening on \(http)://\(host):\(boundPort)/")

@@ -27,15 +27,18 @@ private func count(_ node: JSONNode?) -> Int {
     return -1
 }
 
-@Suite("HTTP API against a real server and SQLite file", .serialized)
+@Suite("HTTP API against a real server on SQLite and PostgreSQL", .serialized)
 struct APIEndpointTests {
     /// An hour boundary a day ago: recent enough that the default retention keeps everything.
     static let hour: Int64 = (Timestamp.nowMilliseconds() / 3_600_000 - 24) * 3_600_000
 
     /// A server whose database holds gateway `gw-test` (hello seen), device `sensor-1` with readings
     /// one every 10 s over two minutes (t = 1…12), its device events and gateway events.
-    static func seededServer(_ logs: LogCapture) async throws -> TestServer {
-        let server = try await TestServer(gateway: "gw-test", logger: logs.logger("server"))
+    static func seededServer(_ logs: LogCapture, _ backend: StorageBackend) async throws -> TestServer {
+        let database = try backend.serverDatabase()
+        let server = try await TestServer(gateway: "gw-test", logger: logs.logger("server")) { options in
+            if let database { options.database = database }
+        }
         let store = server.store
         _ = try await store.recordHello(Hello(gateway: "gw-test", software: "serialbridge 0.1.0", epoch: 3, lastSequence: 0, dropped: 2), receivedAt: hour - 1_000)
         let readings = (1...12).map { index in
@@ -55,9 +58,10 @@ struct APIEndpointTests {
         return server
     }
 
-    @Test func gatewaysAndDevicesAreListedAndLookedUp() async throws {
+    @Test(arguments: StorageBackend.available)
+    func gatewaysAndDevicesAreListedAndLookedUp(_ backend: StorageBackend) async throws {
         let logs = LogCapture()
-        let server = try await Self.seededServer(logs)
+        let server = try await Self.seededServer(logs, backend)
         let port = server.port
 
         let gateways = try await http("GET", port: port, "/api/gateways")
@@ -91,9 +95,10 @@ struct APIEndpointTests {
         try await server.stop()
     }
 
-    @Test func readingsComeNewestFirstRawInRangeOrDownsampled() async throws {
+    @Test(arguments: StorageBackend.available)
+    func readingsComeNewestFirstRawInRangeOrDownsampled(_ backend: StorageBackend) async throws {
         let logs = LogCapture()
-        let server = try await Self.seededServer(logs)
+        let server = try await Self.seededServer(logs, backend)
         let port = server.port
         let path = "/api/devices/gw-test%3Asensor-1/readings"
 
@@ -137,9 +142,10 @@ struct APIEndpointTests {
         try await server.stop()
     }
 
-    @Test func eventsOfDevicesAndGatewaysAreListedByTime() async throws {
+    @Test(arguments: StorageBackend.available)
+    func eventsOfDevicesAndGatewaysAreListedByTime(_ backend: StorageBackend) async throws {
         let logs = LogCapture()
-        let server = try await Self.seededServer(logs)
+        let server = try await Self.seededServer(logs, backend)
         let port = server.port
 
         let all = try await http("GET", port: port, "/api/events")

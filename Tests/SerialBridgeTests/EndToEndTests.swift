@@ -15,7 +15,7 @@ final class TestServer: Sendable {
     let group: ServiceGroup
     let task: Task<Void, any Error>
     let port: Int
-    let store: ReadingStore
+    let store: any ServerStorage
     let registry: GatewayRegistry
     let feed: LiveFeed
     let metrics: ServerMetrics
@@ -48,8 +48,10 @@ final class TestServer: Sendable {
         registry = options.registry
         metrics = options.metrics
         feed = options.feed
+        // The server's own storage (SQLite, or PostgreSQL when `configure` chose it), shared with the test.
+        let opened = try await options.database.open(logger: logger)
         let services = try ServerApplication.services(
-            options: options,
+            options: options, storage: opened,
             logger: logger
         ) { port in bound.withLock { $0 = port } }
         let group = ServiceGroup(services: services, gracefulShutdownSignals: [], logger: logger)
@@ -57,7 +59,7 @@ final class TestServer: Sendable {
         task = Task { try await group.run() }
         try await eventually("server listening") { bound.withLock { $0 != nil } }
         port = bound.withLock { $0 } ?? 0
-        store = try ReadingStore(path: database)
+        store = opened.storage
     }
 
     func stop() async throws {

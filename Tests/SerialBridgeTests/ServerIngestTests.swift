@@ -47,9 +47,13 @@ struct ServerIngestTests {
         ))
     }
 
-    @Test func aResentReadingIsStoredOnceAndAcknowledgedAgain() async throws {
+    @Test(arguments: StorageBackend.available)
+    func aResentReadingIsStoredOnceAndAcknowledgedAgain(_ backend: StorageBackend) async throws {
         let logs = LogCapture()
-        let server = try await TestServer(gateway: "gw-test", logger: logs.logger("server"))
+        let database = try backend.serverDatabase()
+        let server = try await TestServer(gateway: "gw-test", logger: logs.logger("server")) { options in
+            if let database { options.database = database }
+        }
         let hello = Hello(gateway: "gw-test", software: "test", epoch: 5, lastSequence: 3, dropped: 7)
         // Duplicates inside one connection (a gateway that rewound) …
         let first = try await speakToServer(

@@ -28,9 +28,12 @@ struct ServerPartsTests {
         }
     }
 
-    @Test func aReadingIsStoredOnceWhateverTimesItIsSent() async throws {
+    @Test(arguments: StorageBackend.available)
+    func aReadingIsStoredOnceWhateverTimesItIsSent(_ backend: StorageBackend) async throws {
         let dir = try TemporaryDirectory()
-        let store = try ReadingStore(path: dir.file("db.sqlite"))
+        let opened = try await backend.open(in: dir)
+        defer { opened.close() }
+        let store = opened.storage
         let reading = Reading(
             gateway: "gw-1", id: ReadingID(epoch: 1, sequence: 1), device: "d", profile: "p", timestamp: 5,
             values: [NamedValue(name: "t", value: .float(1.5), unit: "°C")]
@@ -44,9 +47,12 @@ struct ServerPartsTests {
         #expect(devices.first?.unitsJSON == #"{"t":"°C"}"#)
     }
 
-    @Test func outOfRangeFlagsAreStoredWithTheReading() async throws {
+    @Test(arguments: StorageBackend.available)
+    func outOfRangeFlagsAreStoredWithTheReading(_ backend: StorageBackend) async throws {
         let dir = try TemporaryDirectory()
-        let store = try ReadingStore(path: dir.file("db.sqlite"))
+        let opened = try await backend.open(in: dir)
+        defer { opened.close() }
+        let store = opened.storage
         let flagged = Reading(
             gateway: "gw-1", id: ReadingID(epoch: 1, sequence: 1), device: "d", profile: "p", timestamp: 5,
             values: [NamedValue(name: "pm2_5", value: .float(1500))], outOfRange: ["pm2_5"]

@@ -16,11 +16,14 @@ private func temperature(_ value: Double) -> [NamedValue] {
 /// A time on an hour boundary, so that minute and hour cells are easy to name.
 private let hour: Int64 = 1_700_002_800_000
 
-@Suite("Storage: rollups, time ranges, events, commands, retention (SQLite)")
+@Suite("Storage: rollups, time ranges, events, commands, retention (SQLite and PostgreSQL)")
 struct StorageHistoryTests {
-    @Test func numericValuesRollUpPerMinuteAndHourWithKnownMinMaxMean() async throws {
+    @Test(arguments: StorageBackend.available)
+    func numericValuesRollUpPerMinuteAndHourWithKnownMinMaxMean(_ backend: StorageBackend) async throws {
         let dir = try TemporaryDirectory()
-        let store = try SQLiteStorage(path: dir.file("db.sqlite"))
+        let opened = try await backend.open(in: dir)
+        defer { opened.close() }
+        let store = opened.storage
         // Minute 0: 1, 3, 5 (and an integer value); minute 1: 10, 20 — in two batches, so cells merge.
         _ = try await store.insert([
             reading(1, at: hour, temperature(1) + [NamedValue(name: "n", value: .integer(7))]),
@@ -55,9 +58,12 @@ struct StorageHistoryTests {
         #expect(late.map(\.timestamp) == [hour + 60_000])
     }
 
-    @Test func aTimeRangeReturnsRawReadingsByTimestampAndCountsWithABound() async throws {
+    @Test(arguments: StorageBackend.available)
+    func aTimeRangeReturnsRawReadingsByTimestampAndCountsWithABound(_ backend: StorageBackend) async throws {
         let dir = try TemporaryDirectory()
-        let store = try SQLiteStorage(path: dir.file("db.sqlite"))
+        let opened = try await backend.open(in: dir)
+        defer { opened.close() }
+        let store = opened.storage
         _ = try await store.insert((1...10).map { reading(Int64($0), at: hour + Int64($0) * 1_000, temperature(Double($0))) }, receivedAt: 0)
         let middle = try await store.readings(gateway: "gw-1", device: "d", from: hour + 3_000, to: hour + 6_000, limit: 100)
         #expect(middle.map(\.id.sequence) == [3, 4, 5, 6])
@@ -69,9 +75,12 @@ struct StorageHistoryTests {
         #expect(try await store.device(gateway: "gw-1", device: "nobody") == nil)
     }
 
-    @Test func retentionDeletesInBatchesByAgeAndNeverStoresAPrunedReadingAgain() async throws {
+    @Test(arguments: StorageBackend.available)
+    func retentionDeletesInBatchesByAgeAndNeverStoresAPrunedReadingAgain(_ backend: StorageBackend) async throws {
         let dir = try TemporaryDirectory()
-        let store = try SQLiteStorage(path: dir.file("db.sqlite"))
+        let opened = try await backend.open(in: dir)
+        defer { opened.close() }
+        let store = opened.storage
         let day = RetentionPolicy.day
         let now = hour + 100 * day
         // Readings 5, 2.5, 1.5 and 0.5 days old, three per age, one minute apart.
@@ -123,9 +132,12 @@ struct StorageHistoryTests {
         #expect(try await service.pruneOnce(now: now).total == 0)
     }
 
-    @Test func eventsListDeviceAndGatewayEventsInATimeRange() async throws {
+    @Test(arguments: StorageBackend.available)
+    func eventsListDeviceAndGatewayEventsInATimeRange(_ backend: StorageBackend) async throws {
         let dir = try TemporaryDirectory()
-        let store = try SQLiteStorage(path: dir.file("db.sqlite"))
+        let opened = try await backend.open(in: dir)
+        defer { opened.close() }
+        let store = opened.storage
         for (index, kind) in [DeviceStateChange.Kind.attached, .error, .detached].enumerated() {
             let event = DeviceStateChange(
                 gateway: "gw-1", id: ReadingID(epoch: 1, sequence: Int64(index + 1)), device: index == 1 ? "other" : "d", kind: kind,
@@ -156,9 +168,12 @@ struct StorageHistoryTests {
         #expect(newestTwo.map(\.kind) == ["offline", "detached"])
     }
 
-    @Test func aCommandIsStoredPendingThenWithItsResult() async throws {
+    @Test(arguments: StorageBackend.available)
+    func aCommandIsStoredPendingThenWithItsResult(_ backend: StorageBackend) async throws {
         let dir = try TemporaryDirectory()
-        let store = try SQLiteStorage(path: dir.file("db.sqlite"))
+        let opened = try await backend.open(in: dir)
+        defer { opened.close() }
+        let store = opened.storage
         let record = CommandRecord(
             id: "c1", gateway: "gw-1", device: "co2", name: "calibrateSpan", arguments: [("ppm", 2000), ("ratio", 0.5)],
             requestedBy: "alice", requestedAt: 10

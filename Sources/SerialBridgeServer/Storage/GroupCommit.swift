@@ -1,7 +1,7 @@
 import GRDB
 import Synchronization
 
-/// Many gateway connections' writes in one SQLite transaction.
+/// Many gateway connections' writes in one transaction (SQLite or PostgreSQL).
 ///
 /// A transaction costs about the same whether it holds one reading or a thousand (its dirty
 /// pages go to the WAL once), and the pool has one writer. With one transaction per gateway
@@ -10,6 +10,10 @@ import Synchronization
 /// the next one, and if one of them fails, again each in its own savepoint (one request's failure does not fail the others), and
 /// each caller is answered after that commit: acknowledgements still follow the commit. When
 /// writes are rare each still gets its own transaction at once, without added latency.
+///
+/// The backend supplies `commit`: it writes a group of requests and answers each, after the commit.
+/// SQLite's (``init(pool:perform:)``) runs them in one transaction, or each in a savepoint when one
+/// fails; PostgreSQL's is ``PostgresReadingWriter``.
 final class GroupCommit<Request: Sendable, Result: Sendable>: Sendable {
     private struct Waiting: Sendable {
         var request: Request
@@ -21,15 +25,31 @@ final class GroupCommit<Request: Sendable, Result: Sendable>: Sendable {
         var writing = false
     }
 
+    /// Writes a group of requests (committed when it returns) and gives each its outcome, in order;
+    /// throwing fails them all.
+    typealias Commit = @Sendable ([Request]) async throws -> [Swift.Result<Result, any Error>]
+
     private let state = Mutex(State())
-    private let pool: DatabasePool
-    private let perform: @Sendable (Request, Database) throws -> Result
+    private let commit: Commit
+
+    /// Creates a group commit that writes each group with `commit`.
+    init(commit: @escaping Commit) {
+        self.commit = commit
+    }
 
     /// Creates a group commit writing through `pool`; `perform` does one request inside the
     /// shared transaction.
-    init(pool: DatabasePool, perform: @escaping @Sendable (Request, Database) throws -> Result) {
-        self.pool = pool
-        self.perform = perform
+    convenience init(pool: DatabasePool, perform: @escaping @Sendable (Request, Database) throws -> Result) {
+        self.init { requests in
+            do {
+                // The common case: every request succeeds, one transaction, no savepoints.
+                return try await pool.write { db in try requests.map { .success(try perform($0, db)) } }
+            } catch {
+                // One failed and rolled the transaction back: again, each in its own savepoint,
+                // so that only the failing ones fail.
+                return try await pool.write { db in requests.map { request in Self.isolated(request, db, perform) } }
+            }
+        }
     }
 
     /// Writes `request` in the next transaction and returns its result once that is committed.
@@ -70,19 +90,12 @@ final class GroupCommit<Request: Sendable, Result: Sendable>: Sendable {
                 return batch
             }
             guard !batch.isEmpty else { return }
-            let perform = self.perform
-            let requests = batch.map(\.request)
             do {
-                let outcomes: [Swift.Result<Result, any Error>]
-                do {
-                    // The common case: every request succeeds, one transaction, no savepoints.
-                    outcomes = try await pool.write { db in try requests.map { .success(try perform($0, db)) } }
-                } catch {
-                    // One failed and rolled the transaction back: again, each in its own savepoint,
-                    // so that only the failing ones fail.
-                    outcomes = try await pool.write { db in requests.map { request in Self.isolated(request, db, perform) } }
+                let outcomes = try await commit(batch.map(\.request))
+                for (index, waiting) in batch.enumerated() {
+                    // A commit that answered fewer requests than it was given must not leave one waiting forever.
+                    waiting.continuation.resume(with: index < outcomes.count ? outcomes[index] : .failure(CancellationError()))
                 }
-                for (waiting, outcome) in zip(batch, outcomes) { waiting.continuation.resume(with: outcome) }
             } catch {
                 for waiting in batch { waiting.continuation.resume(throwing: error) }
             }

@@ -7,12 +7,6 @@ extension SQLiteStorage {
         return try await readingWrites.write(ReadingBatch(readings: readings, receivedAt: receivedAt))
     }
 
-    /// One gateway message's readings, for the group commit.
-    struct ReadingBatch: Sendable {
-        var readings: [Reading]
-        var receivedAt: Int64
-    }
-
     static func insert(_ batch: ReadingBatch, _ db: Database) throws -> [Reading] {
         try insert(batch.readings, receivedAt: batch.receivedAt, db)
     }
