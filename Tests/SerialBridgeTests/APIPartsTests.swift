@@ -136,5 +136,9 @@ struct APIPartsTests {
         #expect(minutes.cells[0].cell == RollupCell(min: 2, max: 4, sum: 6, count: 2, firstTimestamp: 0))
         #expect(RollupAccumulator.floor(-1, 60_000) == -60_000)
         #expect(RollupAccumulator.floor(119_999, 60_000) == 60_000)
+        // Timestamps come from gateways: the extremes must not trap.
+        #expect(RollupAccumulator.floor(Int64.min, 60_000) == Int64.min)
+        #expect(RollupAccumulator.floor(Int64.min + 1, 3_600_000) == Int64.min)
+        #expect(RollupAccumulator.floor(Int64.max, 60_000) == Int64.max - Int64.max % 60_000)
     }
 }

@@ -114,10 +114,13 @@ public struct RollupAccumulator: Sendable {
         }
     }
 
-    /// `value` rounded down to a multiple of `width` (also for negative values).
+    /// `value` rounded down to a multiple of `width` (also for negative values). A timestamp comes
+    /// from the gateway: one within `width` of `Int64.min` gets the lowest bucket instead of trapping.
     static func floor(_ value: Int64, _ width: Int64) -> Int64 {
         let remainder = value % width
-        return remainder < 0 ? value - remainder - width : value - remainder
+        guard remainder < 0 else { return value - remainder }
+        let (bucket, overflow) = (value - remainder).subtractingReportingOverflow(width)
+        return overflow ? Int64.min : bucket
     }
 }
 
