@@ -34,6 +34,8 @@ let package = Package(
         // Metrics endpoints of gateway and server: swift-metrics' API, served in Prometheus text format.
         .package(url: "https://github.com/apple/swift-metrics.git", from: "2.13.0"),
         .package(url: "https://github.com/swift-server/swift-prometheus.git", from: "2.4.1"),
+        // Bench only: latency percentiles of the end-to-end benchmark.
+        .package(url: "https://github.com/HdrHistogram/hdrhistogram-swift.git", from: "0.2.0"),
         // Tests only: a CA and certificates generated in the TLS tests.
         .package(url: "https://github.com/apple/swift-certificates.git", from: "1.21.1"),
     ],
@@ -192,12 +194,14 @@ let package = Package(
             dependencies: [
                 "SerialBridgeParsing", "SerialBridgeProfiles", "SerialBridgeSimulator", "SerialBridgeProtocol",
                 "SerialBridgeJSON", "SerialBridgeFuzzing", "SerialBridgeSpool", "SerialBridgeUplink", "SerialBridgeServer",
+                "SerialBridgePolling",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "GRDB", package: "GRDB.swift"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "WSClient", package: "swift-websocket"),
                 .product(name: "HTTPTypes", package: "swift-http-types"),
+                .product(name: "Histogram", package: "hdrhistogram-swift"),
             ],
             swiftSettings: strictSettings
         ),
