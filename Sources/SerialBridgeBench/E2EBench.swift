@@ -46,6 +46,9 @@ struct E2EBench: AsyncParsableCommand {
     @Option(help: "The gateway's wire encoding: json or binary (its config's `encoding`).")
     var encoding = "json"
 
+    @Flag(help: "Start the server with --no-compression (no permessage-deflate for the gateway nor the baseline).")
+    var noCompression = false
+
     @Option(help: "Folder holding serialbridge and serialbridge-server (default: the folder of this executable).")
     var bin: String?
 
@@ -90,7 +93,7 @@ struct E2EBench: AsyncParsableCommand {
         let options = E2EOptions(
             python: interpreter,
             baselineScript: root + "/scripts/bench/baseline.py",
-            gatewayMembers: ["\"encoding\": \"\(encoding)\""],
+            gatewayMembers: ["\"encoding\": \"\(encoding)\""], serverOptions: noCompression ? ["--no-compression"] : [],
             warmup: .seconds(warmup ?? (quick ? 1 : 3)), window: .seconds(seconds ?? (quick ? 3 : 10)), keepFiles: keepFiles
         )
         let folder = FileManager.default.temporaryDirectory.appendingPathComponent("sb-e2e-\(getpid())").path
@@ -111,7 +114,7 @@ struct E2EBench: AsyncParsableCommand {
         let report = E2EReport.make(results: results, quick: quick)
         if json {
             let encoder = JSONEncoder()
-            encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
+            encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
             print(String(decoding: try encoder.encode(report), as: UTF8.self))
         } else {
             print(report.table())

@@ -11,6 +11,8 @@ struct E2EOptions: Sendable {
     let baselineScript: String
     /// Extra top-level members of the gateway's config.
     let gatewayMembers: [String]
+    /// Extra options of `serialbridge-server serve`.
+    let serverOptions: [String]
     /// Time after the first reading reached the server before measuring, and the measured window.
     let warmup: Duration
     let window: Duration
@@ -37,7 +39,7 @@ struct E2EPhase: Sendable {
         let workspace = try FaultWorkspace(scenario: "\(name)-\(subject.rawValue)", root: root, binaries: binaries)
         defer { workspace.cleanup(keepFiles: options.keepFiles) }
         // The per-gateway rate limit (5,000/s by default) would pace the subject, not measure it.
-        let server = try FaultServer(workspace: workspace, heartbeatMs: 10_000, options: ["--gateway-rate-limit", "0"])
+        let server = try FaultServer(workspace: workspace, heartbeatMs: 10_000, options: ["--gateway-rate-limit", "0"] + options.serverOptions)
         try RunningSubject.prepare(subject, workspace: workspace)
         try await server.start()
         let feeder = try LineFeeder(workspace: workspace, count: devices, pace: pace)

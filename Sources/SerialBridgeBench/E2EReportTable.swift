@@ -20,7 +20,7 @@ extension E2EReport {
             throughput: ratio(flatOut.0?.storedPerSecond, flatOut.1?.storedPerSecond),
             cpuPerReadingFlatOut: ratio(flatOut.1?.cpuMicrosPerReading, flatOut.0?.cpuMicrosPerReading),
             cpuPerReadingAt1k: ratio(at1k.1?.cpuMicrosPerReading, at1k.0?.cpuMicrosPerReading),
-            rssAt1k: ratio(at1k.1?.peakRSSMiB, at1k.0?.peakRSSMiB)
+            rssAt1k: ratio(at1k.0?.peakRSSMiB, at1k.1?.peakRSSMiB)
         )
         var targets: [Target] = []
         if let gateway = flatOut.0 {
@@ -64,7 +64,7 @@ extension E2EReport {
         }
         lines.append("")
         func times(_ value: Double?) -> String { value.map { figure($0) + "×" } ?? "-" }
-        lines.append("gateway vs baseline: throughput \(times(ratios.throughput)) flat out; CPU per reading \(times(ratios.cpuPerReadingFlatOut)) lower flat out, \(times(ratios.cpuPerReadingAt1k)) lower at 1,000/s; RSS \(times(ratios.rssAt1k)) lower at 1,000/s")
+        lines.append("gateway vs baseline: throughput flat out \(times(ratios.throughput)) (gateway ÷ baseline); CPU per reading \(times(ratios.cpuPerReadingFlatOut)) lower flat out, \(times(ratios.cpuPerReadingAt1k)) lower at 1,000/s (baseline ÷ gateway); peak RSS at 1,000/s \(times(ratios.rssAt1k)) (gateway ÷ baseline)")
         for target in targets {
             lines.append("target \(target.met ? "met   " : "MISSED"): \(target.name): \(target.figure)")
         }

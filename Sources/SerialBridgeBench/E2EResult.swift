@@ -71,7 +71,7 @@ struct E2EReport: Sendable, Encodable {
         /// Baseline ÷ gateway CPU per reading, flat out and at 1,000 readings/s.
         let cpuPerReadingFlatOut: Double?
         let cpuPerReadingAt1k: Double?
-        /// Baseline ÷ gateway peak RSS at 1,000 readings/s.
+        /// Gateway ÷ baseline peak RSS at 1,000 readings/s.
         let rssAt1k: Double?
     }
 
