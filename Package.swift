@@ -36,6 +36,8 @@ let package = Package(
         .package(url: "https://github.com/swift-server/swift-prometheus.git", from: "2.4.1"),
         // Scale-out storage: several server instances on one PostgreSQL (docs/DEPLOYMENT.md).
         .package(url: "https://github.com/vapor/postgres-nio.git", from: "1.33.2"),
+        // Bench only: latency percentiles of the end-to-end benchmark.
+        .package(url: "https://github.com/HdrHistogram/hdrhistogram-swift.git", from: "0.2.0"),
         // Tests only: a CA and certificates generated in the TLS tests.
         .package(url: "https://github.com/apple/swift-certificates.git", from: "1.21.1"),
     ],
@@ -213,12 +215,14 @@ let package = Package(
             dependencies: [
                 "SerialBridgeParsing", "SerialBridgeProfiles", "SerialBridgeSimulator", "SerialBridgeProtocol",
                 "SerialBridgeJSON", "SerialBridgeFuzzing", "SerialBridgeSpool", "SerialBridgeUplink", "SerialBridgeServer",
+                "SerialBridgePolling",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "GRDB", package: "GRDB.swift"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "WSClient", package: "swift-websocket"),
                 .product(name: "HTTPTypes", package: "swift-http-types"),
+                .product(name: "Histogram", package: "hdrhistogram-swift"),
             ],
             swiftSettings: strictSettings
         ),

@@ -1,4 +1,5 @@
 import ArgumentParser
+import Foundation
 import SerialBridgeJSON
 import SerialBridgeParsing
 import SerialBridgeProfiles
@@ -15,7 +16,7 @@ struct Bench: AsyncParsableCommand {
         commandName: "serialbridge-bench",
         abstract: "Benchmarks and long fuzz runs (build with -c release; see docs/BENCHMARKS.md).",
         subcommands: [
-            Parsing.self, Framers.self, Fuzz.self, SpoolBench.self, SpoolSQLiteBench.self, ServerStoreBench.self, ServerLoadBench.self, FaultsCommand.self,
+            Parsing.self, Framers.self, Fuzz.self, SpoolBench.self, SpoolSQLiteBench.self, ServerStoreBench.self, ServerLoadBench.self, FaultsCommand.self, E2EBench.self,
         ]
     )
 }
@@ -47,26 +48,68 @@ struct Parsing: ParsableCommand {
     @Flag(help: "Parse only; do not encode frames (to see where the time goes).")
     var parseOnly = false
 
+    @Flag(help: "Print the results as JSON instead of a table.")
+    var json = false
+
+    /// One profile's figures.
+    struct Row: Encodable {
+        let profile: String
+        /// `stream` (the device talks on its own) or `polled` (answers to the gateway's requests).
+        let kind: String
+        let readings: Int
+        let deviceBytes: Int
+        let readingsPerSecond: Double
+        let megabytesPerSecond: Double
+        let nanosecondsPerReading: Double
+    }
+
     func run() throws {
         let library = try ProfileLibrary.load(paths: [profiles])
-        print("profile                      readings/s     MB/s   ns/reading  (\(frames) frames, \(chunk)-byte reads, best of \(repeats))")
+        if !json {
+            print("profile                      readings/s     MB/s   ns/reading  (\(frames) frames or poll cycles, \(chunk)-byte reads, best of \(repeats))")
+        }
+        var rows: [Row] = []
         for name in library.profiles.keys.sorted() {
             guard let profile = library.profiles[name], profile.simulate != nil else { continue }
-            var simulator = try DeviceSimulator(profile: profile, seed: 1)
-            var stream: [UInt8] = []
-            for _ in 0..<frames { stream.append(contentsOf: simulator.nextOutput()) }
+            let kind: String
+            let deviceBytes: Int
+            let pass: () -> Int
+            if let polled = try PolledPipeline(profile: profile, cycles: frames) {
+                kind = "polled"
+                deviceBytes = polled.bytes
+                let encode = !parseOnly
+                pass = { polled.run(encode: encode) }
+            } else {
+                var simulator = try DeviceSimulator(profile: profile, seed: 1)
+                var stream: [UInt8] = []
+                for _ in 0..<frames { stream.append(contentsOf: simulator.nextOutput()) }
+                kind = "stream"
+                deviceBytes = stream.count
+                let (chunk, encode) = (chunk, !parseOnly)
+                pass = { Self.pipeline(profile: profile, stream: stream, chunk: chunk, encode: encode) }
+            }
             var best = UInt64.max
             var produced = 0
             for _ in 0..<repeats {
                 let start = cpuTime()
-                produced = Self.pipeline(profile: profile, stream: stream, chunk: chunk, encode: !parseOnly)
+                produced = pass()
                 best = min(best, cpuTime() - start)
             }
             let seconds = Double(best) / 1e9
             let rate = Double(produced) / seconds
-            let megabytes = Double(stream.count) / seconds / 1e6
-            let padded = name.padding(28)
-            print("\(padded) \(Int(rate).formatted(10))  \(Int(megabytes).formatted(7))  \(Int(1e9 / max(rate, 1)).formatted(11))   (\(produced) readings)")
+            let megabytes = Double(deviceBytes) / seconds / 1e6
+            rows.append(Row(
+                profile: name, kind: kind, readings: produced, deviceBytes: deviceBytes, readingsPerSecond: rate.rounded(),
+                megabytesPerSecond: (megabytes * 10).rounded() / 10, nanosecondsPerReading: (1e9 / max(rate, 1)).rounded()
+            ))
+            if !json {
+                print("\(name.padding(28)) \(Int(rate).formatted(10))  \(Int(megabytes).formatted(7))  \(Int(1e9 / max(rate, 1)).formatted(11))   (\(produced) readings, \(kind))")
+            }
+        }
+        if json {
+            let encoder = JSONEncoder()
+            encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
+            print(String(decoding: try encoder.encode(rows), as: UTF8.self))
         }
     }
 

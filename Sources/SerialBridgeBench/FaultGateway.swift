@@ -24,10 +24,11 @@ final class FaultGateway: Sendable {
     let stateDirectory: String
     private let child = Mutex<FaultChild?>(nil)
 
-    /// Writes the config. `spool` is the body of the config's `spool` object, if any.
+    /// Writes the config. `spool` is the body of the config's `spool` object, if any; `members`
+    /// are further top-level members (`"encoding": "binary"`), `logLevel` the gateway's.
     init(
         workspace: FaultWorkspace, serverURL: String, ports: [Port], stateDirectory: String? = nil,
-        spool: String? = nil, connectTimeoutMs: Int = 3_000
+        spool: String? = nil, connectTimeoutMs: Int = 3_000, members: [String] = [], logLevel: String = "info"
     ) throws {
         self.workspace = workspace
         metricsPort = try freePort()
@@ -46,8 +47,8 @@ final class FaultGateway: Sendable {
           "reconnect": { "initialDelayMs": 100, "maxDelayMs": 1000 },
           "uplink": { "connectTimeoutMs": \(connectTimeoutMs) },
           "drainTimeoutMs": 2000,
-          "metrics": { "listen": "127.0.0.1:\(metricsPort)" },\(spool.map { "\n  \"spool\": { \($0) }," } ?? "")
-          "logLevel": "info"
+          "metrics": { "listen": "127.0.0.1:\(metricsPort)" },\(spool.map { "\n  \"spool\": { \($0) }," } ?? "")\(members.map { "\n  \($0)," }.joined())
+          "logLevel": "\(logLevel)"
         }
         """.write(toFile: config, atomically: true, encoding: .utf8)
     }

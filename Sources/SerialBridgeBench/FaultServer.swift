@@ -41,6 +41,8 @@ final class FaultServer: Sendable {
     var ledger: ServerLedger { ServerLedger(path: workspace.file("server.sqlite"), gateway: Self.gateway) }
     /// Whether its process runs.
     var isRunning: Bool { state.withLock { $0.child }?.isRunning ?? false }
+    /// Its process id while it runs (for CPU and memory figures).
+    var pid: Int32? { state.withLock { $0.child }.flatMap { $0.isRunning ? $0.pid : nil } }
 
     /// Starts the process and waits until it listens (its port file).
     func start() async throws(FaultFailure) {

@@ -111,24 +111,7 @@ struct FaultsCommand: AsyncParsableCommand {
         fflush(nil)
     }
 
-    /// The gateway and server executables (next to this one unless `--bin`), and the profiles.
     private func locateBinaries() throws -> FaultBinaries {
-        let own = (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe")) ?? CommandLine.arguments[0]
-        let folder = bin ?? URL(fileURLWithPath: own).deletingLastPathComponent().path
-        let gateway = folder + "/serialbridge"
-        let server = folder + "/serialbridge-server"
-        for path in [gateway, server] where !FileManager.default.isExecutableFile(atPath: path) {
-            throw ValidationError("\(path) is not built: swift build --product serialbridge && swift build --product serialbridge-server (or pass --bin)")
-        }
-        var candidates = [profiles ?? FileManager.default.currentDirectoryPath + "/DeviceProfiles"]
-        var up = URL(fileURLWithPath: folder)
-        for _ in 0..<5 where profiles == nil {
-            up.deleteLastPathComponent()
-            candidates.append(up.path + "/DeviceProfiles")
-        }
-        guard let found = candidates.first(where: { FileManager.default.fileExists(atPath: $0 + "/generic-csv-lines.json") }) else {
-            throw ValidationError("no DeviceProfiles folder with generic-csv-lines.json found; pass --profiles")
-        }
-        return FaultBinaries(gateway: gateway, server: server, profiles: URL(fileURLWithPath: found).standardizedFileURL.path)
+        try FaultBinaries.locate(bin: bin, profiles: profiles)
     }
 }
