@@ -82,6 +82,12 @@ struct Serve: AsyncParsableCommand {
     @Option(name: .long, help: "Keep raw readings, events and command results this long (30d, 12h, forever).")
     var retention = "30d"
 
+    @Option(name: .long, help: "Join other instances through this PostgreSQL database (postgres://USER[:PASSWORD]@HOST[:PORT]/DB[?sslmode=…]): live updates, online gateways, commands and taps across instances (docs/DEPLOYMENT.md).")
+    var cluster: String?
+
+    @Option(name: .long, help: "This instance's id in the cluster (default: host name and a random suffix, new at every start).")
+    var instanceId: String?
+
     @Option(name: .long, help: "Keep the per-minute rollups of numeric values this long.")
     var minuteRollupRetention = "90d"
 
@@ -135,6 +141,17 @@ struct Serve: AsyncParsableCommand {
             gatewayRateLimit: gatewayRateLimit > 0 ? RateLimit(perSecond: gatewayRateLimit, burst: gatewayRateLimit * 10) : nil
         )
         options.retention = try retentionPolicy()
+        if let cluster {
+            do {
+                options.cluster = try ClusterOptions(url: cluster, instanceID: instanceId)
+            } catch {
+                logger.critical("--cluster: \(error)")
+                throw ExitCode(2)
+            }
+        } else if instanceId != nil {
+            logger.critical("--instance-id needs --cluster")
+            throw ExitCode(2)
+        }
         do {
             options.auth = try authOptions()
         } catch {
