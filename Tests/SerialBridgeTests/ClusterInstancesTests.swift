@@ -89,10 +89,10 @@ struct ClusterInstancesTests {
     @Test func aDashboardOnASeesReadingsAndStatusOfAGatewayOnB() async throws {
         let logs = LogCapture()
         let stack = try await ClusterPairStack(logs: logs)
-        let watcher = LiveWatcher(port: stack.a.port, logger: logs.logger("watcher"))
-        defer { watcher.stop() }
+        let watcher = LiveWatcher(port: stack.a.port)
         try await eventually("a reading of gw-test:co2 on A's /live", logs: logs) {
-            !watcher.messages(containing: #""type":"reading""#, #""id":"gw-test:co2""#).isEmpty
+            #expect(watcher.upgrade?.hasPrefix("HTTP/1.1 400") != true)
+            return !watcher.messages(containing: #""type":"reading""#, #""id":"gw-test:co2""#).isEmpty
         }
         #expect(stack.a.registry.status(of: "gw-test") == nil, "the gateway is connected to B only")
         let seen = try await http("GET", port: stack.a.port, "/api/gateways/gw-test")
@@ -127,11 +127,11 @@ struct ClusterInstancesTests {
     @Test func aRawTapStartedOnAStreamsFromBAndStopsWhenAStopsIt() async throws {
         let logs = LogCapture()
         let stack = try await ClusterPairStack(logs: logs)
-        let watcher = LiveWatcher(port: stack.a.port, logger: logs.logger("watcher"))
-        defer { watcher.stop() }
+        let watcher = LiveWatcher(port: stack.a.port)
         let started = try await http("POST", port: stack.a.port, "/api/devices/gw-test:co2/tap")
         #expect(started.status == 200 && at(started.json, "tap") == .string("started"), "\(started.body)")
         try await eventually("tapped traffic both ways on A's /live", logs: logs) {
+            #expect(watcher.upgrade?.hasPrefix("HTTP/1.1 400") != true)
             let taps = watcher.messages(containing: #""type":"tap""#, #""id":"gw-test:co2""#)
             return taps.contains { $0.contains(#""dir":"tx""#) } && taps.contains { $0.contains(#""dir":"rx""#) }
         }

@@ -1,11 +1,9 @@
 import Foundation
-import HTTPTypes
 import Logging
 import SerialBridgeServer
 import ServiceLifecycle
 import Synchronization
 import Testing
-import WSClient
 
 /// Cluster options for tests: a fresh database of the shared test cluster (or `url`), short
 /// heartbeats and reconnect delays so that tests take seconds.
@@ -54,22 +52,29 @@ struct PsqlError: Error, CustomStringConvertible {
     var description: String { "psql \(sql): \(output)" }
 }
 
-/// What a dashboard's `/live` WebSocket receives, collected until ``stop()``.
+/// What a dashboard's `/live` WebSocket receives, collected by a thread of its own until the server
+/// closes it. Spoken by hand (``rawUpgrade``) because a browser's `Origin` must be sent, which
+/// WSClient sets to the `ws://` URL itself.
 final class LiveWatcher: Sendable {
     private let received = Mutex<[String]>([])
-    private let task = Mutex<Task<Void, any Error>?>(nil)
+    private let status = Mutex<String?>(nil)
 
-    init(port: Int, logger: Logger) {
-        task.withLock {
-            $0 = Task { [self] in
-                try await WebSocketClient.connect(url: "ws://127.0.0.1:\(port)/live", configuration: .init(maxFrameSize: 1 << 20), logger: logger) { inbound, _, _ in
-                    for try await message in inbound.messages(maxSize: 1 << 20) {
-                        if case .text(let text) = message { self.received.withLock { $0.append(text) } }
-                    }
+    init(port: Int) {
+        Thread.detachNewThread { [self] in
+            do {
+                let (line, connection) = try rawUpgrade(port: port, path: "/live", headers: ["Origin: http://127.0.0.1:\(port)"])
+                status.withLock { $0 = line }
+                while let text = connection.readTextFrame() {
+                    received.withLock { $0.append(text) }
                 }
+            } catch {
+                status.withLock { $0 = "\(error)" }
             }
         }
     }
+
+    /// The upgrade's status line once answered.
+    var upgrade: String? { status.withLock { $0 } }
 
     /// Every message so far.
     var messages: [String] { received.withLock { $0 } }
@@ -78,10 +83,36 @@ final class LiveWatcher: Sendable {
     func messages(containing parts: String...) -> [String] {
         messages.filter { message in parts.allSatisfy { message.contains($0) } }
     }
+}
 
-    /// Closes the WebSocket.
-    func stop() {
-        task.withLock { $0?.cancel() }
+extension RawConnection {
+    /// Reads server frames (unmasked, unfragmented) until a text frame, and returns its text; nil
+    /// once the stream ends or a close frame comes.
+    func readTextFrame() -> String? {
+        while true {
+            if received.count >= 2 {
+                let opcode = received[0] & 0x0F
+                var length = Int(received[1] & 0x7F)
+                var header = 2
+                if length == 126 {
+                    header = 4
+                    length = received.count >= 4 ? Int(received[2]) << 8 | Int(received[3]) : -1
+                } else if length == 127 {
+                    header = 10
+                    length = received.count >= 10 ? received[2..<10].reduce(0) { $0 << 8 | Int($1) } : -1
+                }
+                if length >= 0, received.count >= header + length {
+                    let payload = Array(received[header..<(header + length)])
+                    consume(header + length)
+                    switch opcode {
+                    case 0x1: return String(decoding: payload, as: UTF8.self)
+                    case 0x8: return nil
+                    default: continue
+                    }
+                }
+            }
+            guard receiveMore() else { return nil }
+        }
     }
 }
 
