@@ -108,7 +108,7 @@ struct ClusterInstancesTests {
         let stack = try await ClusterPairStack(logs: logs)
         let read = try await http("POST", port: stack.a.port, "/api/devices/gw-test:co2/commands", body: #"{"name":"readCO2"}"#)
         #expect(read.status == 200, "\(read.body)")
-        #expect(at(read.json, "status") == .string("answered"))
+        #expect(at(read.json, "status") == .string("answered"), "\(read.body)")
         #expect(at(read.json, "response", "hex") == .string("ff86026047000000d1"))
         #expect(logs.count(containing: "command readCO2 for gw-test:co2 from instance A") == 1)
         guard case .string(let id)? = at(read.json, "id") else {

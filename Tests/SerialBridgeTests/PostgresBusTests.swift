@@ -120,9 +120,16 @@ struct PostgresBusTests {
         #expect(try psql(url, "SELECT count(*) FROM cluster_gateways WHERE instance = 'ghost'") == "0")
         // A disconnect removes only that connection's row; a graceful stop removes the instance.
         await b.bus.gatewayDisconnected("gw-b", connection: 2, at: 3_000)
-        #expect(await a.bus.gateways().contains { $0.gateway == "gw-b" && $0.online })
         await b.bus.gatewayDisconnected("gw-b", connection: 1, at: 3_000)
+        await b.bus.gatewayConnected("gw-b2", connection: 3, at: 3_000)
+        // Written in order: once gw-b2 is there, both disconnects were applied.
+        try await eventually("gw-b2 online", logs: logs) { await a.bus.gateways().contains { $0.gateway == "gw-b2" } }
         #expect(await a.bus.gateways().contains { $0.gateway == "gw-b" } == false)
+        // A row of a gateway this instance no longer holds (a lost write) goes at the next heartbeat.
+        try psql(url, "INSERT INTO cluster_gateways VALUES ('gw-stale', 'B', 9, 4000)")
+        try await eventually("gw-stale removed by B's heartbeat", logs: logs) {
+            try psql(url, "SELECT count(*) FROM cluster_gateways WHERE gateway = 'gw-stale'") == "0"
+        }
         try await b.stop()
         #expect(try psql(url, "SELECT count(*) FROM cluster_instances WHERE id = 'B'") == "0")
         try await a.stop()

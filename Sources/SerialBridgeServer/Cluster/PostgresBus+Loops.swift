@@ -152,8 +152,48 @@ extension PostgresBus {
         }
     }
 
-    /// Every `heartbeat`: renews this instance's row, re-asserts its gateways (a row lost to a
-    /// database outage comes back), removes expired instances and their gateways (each announced
+    /// Writes connects and disconnects of gateways here to `cluster_gateways`, in order. A failed
+    /// write is logged and left to the heartbeat, which re-asserts the gateways held here and
+    /// removes this instance's rows of gateways it no longer holds.
+    func recordPresence() async {
+        for await change in presenceStream {
+            defer { if case .connected(_, _, _, let written) = change { written.finish() } }
+            do {
+                switch change {
+                case .connected(let gateway, let connection, let at, _):
+                    _ = try await writer.query("""
+                        INSERT INTO cluster_gateways (gateway, instance, connection, connected_at)
+                        VALUES (\(gateway), \(instanceID), \(connection), \(at))
+                        ON CONFLICT (gateway) DO UPDATE SET
+                            instance = excluded.instance, connection = excluded.connection, connected_at = excluded.connected_at
+                        """)
+                case .disconnected(let gateway, let connection):
+                    _ = try await writer.query("""
+                        DELETE FROM cluster_gateways WHERE gateway = \(gateway) AND instance = \(instanceID) AND connection = \(connection)
+                        """)
+                case .reassert:
+                    // Here, in order with the connects and disconnects: a snapshot taken by the
+                    // heartbeat could predate a connect written meanwhile, and delete its row.
+                    let mine = heldGateways()
+                    _ = try await writer.query("""
+                        DELETE FROM cluster_gateways WHERE instance = \(instanceID) AND NOT (gateway = ANY(\(mine.map(\.gateway))::text[]))
+                        """)
+                    if !mine.isEmpty {
+                        _ = try await writer.query("""
+                            INSERT INTO cluster_gateways (gateway, instance, connection, connected_at)
+                            SELECT g, \(instanceID), c, t FROM unnest(\(mine.map(\.gateway))::text[], \(mine.map(\.connection))::bigint[], \(mine.map(\.at))::bigint[]) AS x(g, c, t)
+                            ON CONFLICT (gateway) DO NOTHING
+                            """)
+                    }
+                }
+            } catch {
+                logger.warning("cannot record \(change.summary) in the cluster tables (the next heartbeat does): \(error)")
+            }
+        }
+    }
+
+    /// Every `heartbeat`: renews this instance's row, re-asserts its gateways and drops its rows of
+    /// gateways gone from here (a write lost to a database outage is redone), removes expired instances and their gateways (each announced
     /// offline by the one instance whose DELETE took it), and old stored messages.
     func beat() async {
         while !Task.isCancelled {
@@ -162,14 +202,7 @@ extension PostgresBus {
                     INSERT INTO cluster_instances (id) VALUES (\(instanceID))
                     ON CONFLICT (id) DO UPDATE SET heartbeat_at = now()
                     """)
-                let mine = heldGateways()
-                if !mine.isEmpty {
-                    _ = try await writer.query("""
-                        INSERT INTO cluster_gateways (gateway, instance, connection, connected_at)
-                        SELECT g, \(instanceID), c, t FROM unnest(\(mine.map(\.gateway))::text[], \(mine.map(\.connection))::bigint[], \(mine.map(\.at))::bigint[]) AS x(g, c, t)
-                        ON CONFLICT (gateway) DO NOTHING
-                        """)
-                }
+                requestReassert()
                 let lost = try await writer.query("""
                     WITH dead AS (
                         DELETE FROM cluster_instances WHERE heartbeat_at < now() - make_interval(secs => \(Self.seconds(options.expiry))) RETURNING id

@@ -30,6 +30,9 @@ public final class PostgresBus: ClusterBus, Service {
     private let outgoingSignal: AsyncStream<Void>.Continuation
     let outgoingSignalStream: AsyncStream<Void>
     let requestStream: AsyncStream<BusMessage.Envelope>
+    /// Connects and disconnects of gateways here, written to `cluster_gateways` in order.
+    let presenceStream: AsyncStream<PresenceChange>
+    private let presenceContinuation: AsyncStream<PresenceChange>.Continuation
     private let requestContinuation: AsyncStream<BusMessage.Envelope>.Continuation
     /// Gateways connected here: connection token and when, to re-assert them at each heartbeat.
     private let held = Mutex<[String: (connection: Int, at: Int64)]>([:])
@@ -59,6 +62,7 @@ public final class PostgresBus: ClusterBus, Service {
         )
         (outgoingSignalStream, outgoingSignal) = AsyncStream.makeStream(bufferingPolicy: .bufferingNewest(1))
         (requestStream, requestContinuation) = AsyncStream.makeStream(bufferingPolicy: .bufferingNewest(1_000))
+        (presenceStream, presenceContinuation) = AsyncStream.makeStream()
     }
 
     /// True while the LISTEN connection is up (tests wait for it).
@@ -82,6 +86,7 @@ public final class PostgresBus: ClusterBus, Service {
                 group.addTask { await self.sendQueued() }
                 group.addTask { await self.beat() }
                 group.addTask { await self.serveRequests() }
+                group.addTask { await self.recordPresence() }
             }
         }
         waiters.cancelAll()
@@ -110,31 +115,29 @@ public final class PostgresBus: ClusterBus, Service {
         outgoingSignal.yield()
     }
 
+    /// Records the connection and waits for its row to be written (so that the other instances
+    /// can route to the gateway before it is welcomed), but at most ``presenceWait``: a slow or
+    /// unreachable database never holds up a gateway's connect longer; the row follows then.
     public func gatewayConnected(_ gateway: String, connection: Int, at time: Int64) async {
         held.withLock { $0[gateway] = (connection, time) }
-        do {
-            _ = try await writer.query("""
-                INSERT INTO cluster_gateways (gateway, instance, connection, connected_at)
-                VALUES (\(gateway), \(instanceID), \(Int64(connection)), \(time))
-                ON CONFLICT (gateway) DO UPDATE SET
-                    instance = excluded.instance, connection = excluded.connection, connected_at = excluded.connected_at
-                """)
-        } catch {
-            logger.warning("cannot record gateway \(gateway) as connected here (the next heartbeat retries): \(error)")
+        let (written, done) = AsyncStream<Void>.makeStream()
+        presenceContinuation.yield(.connected(gateway: gateway, connection: Int64(connection), at: time, written: done))
+        await withTaskGroup(of: Void.self) { group in
+            group.addTask { for await _ in written {} }
+            group.addTask { try? await Task.sleep(for: Self.presenceWait) }
+            await group.next()
+            group.cancelAll()
         }
     }
+
+    /// The longest a gateway's connect waits for its presence row.
+    static let presenceWait: Duration = .seconds(2)
 
     public func gatewayDisconnected(_ gateway: String, connection: Int, at time: Int64) async {
         held.withLock { held in
             if held[gateway]?.connection == connection { held.removeValue(forKey: gateway) }
         }
-        do {
-            _ = try await writer.query("""
-                DELETE FROM cluster_gateways WHERE gateway = \(gateway) AND instance = \(instanceID) AND connection = \(Int64(connection))
-                """)
-        } catch {
-            logger.warning("cannot record gateway \(gateway) as disconnected (it expires with this instance if never retried): \(error)")
-        }
+        presenceContinuation.yield(.disconnected(gateway: gateway, connection: Int64(connection)))
     }
 
     public func gateways() async -> [GatewayRegistry.Status] {
@@ -217,6 +220,28 @@ public final class PostgresBus: ClusterBus, Service {
 
     func heldGateways() -> [(gateway: String, connection: Int64, at: Int64)] {
         held.withLock { $0.map { ($0.key, Int64($0.value.connection), $0.value.at) } }
+    }
+
+    /// A change of the gateways connected here.
+    enum PresenceChange: Sendable {
+        /// `written` is finished once the row is written (or the write failed).
+        case connected(gateway: String, connection: Int64, at: Int64, written: AsyncStream<Void>.Continuation)
+        case disconnected(gateway: String, connection: Int64)
+        /// Make the rows match the gateways held now (each heartbeat asks for it).
+        case reassert
+
+        /// For logs.
+        var summary: String {
+            switch self {
+            case .connected(let gateway, _, _, _): "gateway \(gateway) connected here"
+            case .disconnected(let gateway, _): "gateway \(gateway) disconnected from here"
+            case .reassert: "the gateways held here"
+            }
+        }
+    }
+
+    func requestReassert() {
+        presenceContinuation.yield(.reassert)
     }
 
     // MARK: Routing
