@@ -222,6 +222,7 @@ public enum ServerApplication {
         writer.key("status"); writer.string("ok")
         writer.key("instance"); writer.string(bus.instanceID)
         writer.key("bus"); writer.string(bus.isListening ? "listening" : "reconnecting")
+        writer.key("busDropped"); writer.integer(Int64(bus.dropped))
         writer.endObject()
         return String(decoding: writer.bytes, as: UTF8.self)
     }
