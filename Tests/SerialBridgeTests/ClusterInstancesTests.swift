@@ -124,7 +124,7 @@ struct ClusterInstancesTests {
         try await stack.stop()
     }
 
-    @Test func aRawTapStartedOnAStreamsFromBAndStopsWhenAStopsIt() async throws {
+    @Test func aRawTapStartedOnAStreamsFromBAndStopsWhenAStopsItOrGoesAway() async throws {
         let logs = LogCapture()
         let stack = try await ClusterPairStack(logs: logs)
         let watcher = LiveWatcher(port: stack.a.port)
@@ -139,6 +139,15 @@ struct ClusterInstancesTests {
         let stopped = try await http("DELETE", port: stack.a.port, "/api/devices/gw-test:co2/tap")
         #expect(stopped.status == 200 && at(stopped.json, "tap") == .string("stopped"))
         try await eventually("the gateway stopped the tap", logs: logs) { logs.count(containing: "raw tap stopped for co2") == 1 }
-        try await stack.stop()
+        // A tap whose instance goes away without stopping it is stopped by the instance holding it.
+        #expect(try await http("POST", port: stack.a.port, "/api/devices/gw-test:co2/tap").status == 200)
+        try await eventually("the tap on again", logs: logs) { logs.count(containing: "raw tap started for co2") == 2 }
+        try await stack.a.stop()
+        try await eventually("B stopped the orphaned tap", logs: logs) { logs.count(containing: "raw tap stopped for co2") == 2 }
+        #expect(logs.count(containing: "stopped the raw tap of gw-test:co2: instance A, which started it, is gone") == 1)
+        try await stack.gateway.stop()
+        stack.player.cancel()
+        stack.device.terminal.close()
+        try await stack.b.stop()
     }
 }

@@ -95,7 +95,9 @@ extension PostgresBus {
             answer = .result(request: request, result)
         case .tap(let request, let gateway, let device, let start):
             logger.info("raw tap \(start ? "start" : "stop") for \(gateway):\(device) from instance \(envelope.from)")
-            answer = .tapped(request: request, ok: await registry.tap(device, on: gateway, start: start))
+            let ok = await registry.tap(device, on: gateway, start: start)
+            if ok { noteRemoteTap(RemoteTap(gateway: gateway, device: device), for: envelope.from, on: start) }
+            answer = .tapped(request: request, ok: ok)
         default:
             return
         }
@@ -218,10 +220,29 @@ extension PostgresBus {
                     await onGatewayLost(gateway, at, reason)
                 }
                 _ = try await writer.query("DELETE FROM cluster_messages WHERE created_at < now() - interval '5 minutes'")
+                try await stopOrphanedTaps()
             } catch {
                 logger.warning("cluster heartbeat failed (retrying in \(options.heartbeat)): \(error)")
             }
             do { try await Task.sleep(for: options.heartbeat) } catch { break }
+        }
+    }
+
+    /// Stops the raw taps other instances started here whose instance is gone (stopped, or
+    /// expired): nobody would stop them, and their bytes would cross the bus for nothing.
+    private func stopOrphanedTaps() async throws {
+        let taps = remoteTapRequesters()
+        guard !taps.isEmpty else { return }
+        let requesters = Array(Set(taps.values))
+        let rows = try await writer.query("""
+            SELECT id FROM cluster_instances
+            WHERE id = ANY(\(requesters)::text[]) AND heartbeat_at >= now() - make_interval(secs => \(Self.seconds(options.expiry)))
+            """)
+        let alive = Set(try rows.map { try $0.decode(String.self) })
+        for (tap, instance) in taps where !alive.contains(instance) {
+            noteRemoteTap(tap, for: instance, on: false)
+            _ = await registry.tap(tap.device, on: tap.gateway, start: false)
+            logger.info("stopped the raw tap of \(tap.gateway):\(tap.device): instance \(instance), which started it, is gone")
         }
     }
 }

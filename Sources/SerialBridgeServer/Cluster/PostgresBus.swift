@@ -36,6 +36,9 @@ public final class PostgresBus: ClusterBus, Service {
     private let requestContinuation: AsyncStream<BusMessage.Envelope>.Continuation
     /// Gateways connected here: connection token and when, to re-assert them at each heartbeat.
     private let held = Mutex<[String: (connection: Int, at: Int64)]>([:])
+    /// Raw taps running here on behalf of other instances: (gateway, device) → the instance that
+    /// asked, so that a tap ends when its instance goes away without stopping it.
+    private let remoteTaps = Mutex<[RemoteTap: String]>([:])
     private let nextRequest = Atomic<Int>(0)
     private let listeningNow = Atomic<Bool>(false)
     private let listens = Atomic<Int>(0)
@@ -216,6 +219,22 @@ public final class PostgresBus: ClusterBus, Service {
 
     func noteDropped(_ count: Int) {
         droppedUpdates.add(count, ordering: .relaxed)
+    }
+
+    /// A tap on a device of a gateway connected here.
+    struct RemoteTap: Hashable, Sendable {
+        var gateway: String
+        var device: String
+    }
+
+    func noteRemoteTap(_ tap: RemoteTap, for instance: String, on: Bool) {
+        remoteTaps.withLock { taps in
+            if on { taps[tap] = instance } else { taps.removeValue(forKey: tap) }
+        }
+    }
+
+    func remoteTapRequesters() -> [RemoteTap: String] {
+        remoteTaps.withLock { $0 }
     }
 
     func heldGateways() -> [(gateway: String, connection: Int64, at: Int64)] {
