@@ -20,7 +20,8 @@ import Glibc
 /// write with 1011, silence with 4001; each is logged with the gateway id and counted.
 struct GatewayIngest: Sendable {
     let store: any ServerStorage
-    let feed: LiveFeed
+    /// Where live updates go: this instance's dashboards, and other instances' through a cluster bus.
+    let bus: any ClusterBus
     let registry: GatewayRegistry
     let metrics: ServerMetrics
     let heartbeatMs: Int64
@@ -71,7 +72,8 @@ struct GatewayIngest: Sendable {
         metrics.connections.increment()
         metrics.gatewaysConnected.increment()
         let connectedAt = Timestamp.nowMilliseconds()
-        feed.publish(device: nil, LiveMessage.gateway(gateway, online: true, at: connectedAt, reason: nil))
+        await bus.gatewayConnected(gateway, connection: token, at: connectedAt)
+        bus.publish(device: nil, LiveMessage.gateway(gateway, online: true, at: connectedAt, reason: nil))
         await recordEvent(gateway, .online, at: connectedAt, reason: nil, logger)
         let liveness = Liveness(Self.now())
         let logger2 = logger
@@ -104,8 +106,9 @@ struct GatewayIngest: Sendable {
         }
         metrics.gatewaysConnected.decrement()
         let at = Timestamp.nowMilliseconds()
+        await bus.gatewayDisconnected(gateway, connection: token, at: at)
         if registry.disconnected(gateway, token: token, at: at, reason: ending.reason) {
-            feed.publish(device: nil, LiveMessage.gateway(gateway, online: false, at: at, reason: ending.reason))
+            bus.publish(device: nil, LiveMessage.gateway(gateway, online: false, at: at, reason: ending.reason))
             await recordEvent(gateway, .offline, at: at, reason: ending.reason, logger)
         }
         logger.info("gateway \(gateway) disconnected: \(ending.reason)")
@@ -310,9 +313,9 @@ struct GatewayIngest: Sendable {
             registry.finish(result, from: gateway)
         case .link(let report):
             registry.record(report, from: gateway)
-            feed.publish(device: nil, LiveMessage.link(gateway: gateway, report))
+            bus.publish(device: nil, LiveMessage.link(gateway: gateway, report))
         case .tapData(let data):
-            feed.publish(device: "\(gateway):\(data.device)", LiveMessage.tap(gateway: gateway, data))
+            bus.publish(device: "\(gateway):\(data.device)", LiveMessage.tap(gateway: gateway, data))
         case .pong, .ack, .welcome, .error, .command, .tapStart, .tapStop:
             break
         }
@@ -364,7 +367,7 @@ struct GatewayIngest: Sendable {
                 if try await storing({ try await store.insert(event, receivedAt: Timestamp.nowMilliseconds()) }) {
                     metrics.deviceEvents.increment()
                     logger.info("device \(event.device) \(event.kind.rawValue)\(event.message.map { ": \($0)" } ?? "")")
-                    feed.publish(device: "\(event.gateway):\(event.device)", LiveMessage.device(event))
+                    bus.publish(device: "\(event.gateway):\(event.device)", LiveMessage.device(event))
                 }
                 last = max(last ?? event.id, event.id)
             default:
@@ -392,7 +395,7 @@ struct GatewayIngest: Sendable {
         let fresh = try await storing { try await store.insert(batch, receivedAt: Timestamp.nowMilliseconds()) }
         metrics.readingsStored.increment(by: Int64(fresh.count))
         metrics.readingsDuplicate.increment(by: Int64(run.count - fresh.count))
-        for reading in fresh { feed.publish(device: "\(reading.gateway):\(reading.device)", LiveMessage.reading(reading)) }
+        for reading in fresh { bus.publish(device: "\(reading.gateway):\(reading.device)", LiveMessage.reading(reading)) }
         run.removeAll(keepingCapacity: true)
     }
 

@@ -24,6 +24,9 @@ public final class GatewayRegistry: Sendable {
         public var lastSeen: Int64
         /// Its last `link` report.
         public var link: LinkReport?
+        /// The server instance holding its connection while online (``ClusterBus/instanceID``);
+        /// nil when offline or when the registry alone answers.
+        public var instance: String? = nil
     }
 
     private struct Entry {

@@ -55,6 +55,9 @@ public struct ServerOptions: Sendable {
     public var retention: RetentionPolicy = .standard
     /// People: users, admin token, sessions, allowed origins (see ``AuthOptions``).
     public var auth = AuthOptions()
+    /// Several instances as one, through PostgreSQL (``PostgresBus``, docs/DEPLOYMENT.md); nil
+    /// for a server on its own (``LocalBus``).
+    public var cluster: ClusterOptions?
 
     /// Creates options.
     public init(
@@ -120,8 +123,9 @@ public enum ServerApplication {
         options: ServerOptions, store: any ServerStorage, logger: Logger, onRunning: @escaping @Sendable (Int) async -> Void = { _ in }
     ) throws -> some ApplicationProtocol {
         let feed = options.feed
+        let (bus, busServices) = makeBus(options: options, store: store, logger: logger)
         let ingest = GatewayIngest(
-            store: store, feed: feed, registry: options.registry, metrics: options.metrics, heartbeatMs: options.heartbeatMs,
+            store: store, bus: bus, registry: options.registry, metrics: options.metrics, heartbeatMs: options.heartbeatMs,
             missedHeartbeats: options.missedHeartbeats, rateLimit: options.gatewayRateLimit,
             maxMessageBytes: options.maxMessageBytes, chunkLimits: ChunkReassembler.Limits(maxMessageBytes: options.maxChunkedMessageBytes)
         )
@@ -132,7 +136,7 @@ public enum ServerApplication {
         // First, so that it covers every route added after it (and unknown paths).
         router.add(middleware: AuthMiddleware(authenticator: authenticator))
         LoginRoutes.add(to: router, authenticator: authenticator)
-        addRoutes(to: router, tokens: tokens)
+        addRoutes(to: router, tokens: tokens, bus: bus)
         let metrics = options.metrics
         router.get("/metrics") { _, _ in
             metrics.liveSubscribers.set(Double(feed.subscriberCount))
@@ -141,7 +145,7 @@ public enum ServerApplication {
                 body: .init(byteBuffer: ByteBuffer(bytes: metrics.render()))
             )
         }
-        let api = APIEnvironment(storage: store, registry: options.registry, retention: options.retention, logger: logger)
+        let api = APIEnvironment(storage: store, registry: options.registry, retention: options.retention, logger: logger, bus: bus)
         APIRoutes.addReadRoutes(to: router, api)
         // Commands and taps act on devices: a logged-in user (or the open loopback server) only.
         ControlRoutes.add(to: router.group().add(middleware: RequireUser()), api)
@@ -183,7 +187,8 @@ public enum ServerApplication {
             router: router,
             server: try options.tls.map { try .tls(upgrade, tlsConfiguration: $0) } ?? upgrade,
             configuration: .init(address: .hostname(options.host, port: options.port), serverName: "serialbridge-server"),
-            services: [RetentionService(storage: store, policy: options.retention, logger: logger)] + (
+            // The bus first: the application's group stops it last, after the gateways' links.
+            services: busServices + [RetentionService(storage: store, policy: options.retention, logger: logger)] + (
                 // Only a token file can change under a running server.
                 tokens.file == nil ? [] : [
                     TokenRevocationWatcher(
@@ -199,9 +204,23 @@ public enum ServerApplication {
         )
     }
 
-    static func addRoutes(to router: Router<ServerRequestContext>, tokens: TokenStore) {
+    /// The cluster bus of `options` (a ``LocalBus`` without ``ServerOptions/cluster``) and the
+    /// services it needs run.
+    static func makeBus(options: ServerOptions, store: any ServerStorage, logger: Logger) -> (any ClusterBus, [any Service]) {
+        guard let cluster = options.cluster else { return (LocalBus(feed: options.feed, registry: options.registry), []) }
+        let bus = PostgresBus(options: cluster, feed: options.feed, registry: options.registry, logger: logger) { gateway, at, reason in
+            do {
+                try await store.recordGatewayEvent(gateway: gateway, kind: .offline, at: at, reason: reason)
+            } catch {
+                logger.error("cannot store gateway \(gateway)'s offline event: \(error)")
+            }
+        }
+        return (bus, [bus])
+    }
+
+    static func addRoutes(to router: Router<ServerRequestContext>, tokens: TokenStore, bus: any ClusterBus) {
         DashboardAssets.register(on: router)
-        router.get("/healthz") { _, _ in json(.ok, "{\"status\":\"ok\"}") }
+        router.get("/healthz") { _, _ in json(.ok, health(bus)) }
         router.get("/gateway/v1/auth") { request, context in
             switch tokens.check(authorization: request.headers[.authorization], logger: context.logger) {
             case .accepted where request.headers[.secWebSocketProtocol] != nil && !Subprotocol.offered(in: request.headers[.secWebSocketProtocol]):
@@ -221,6 +240,21 @@ public enum ServerApplication {
         router.get("/gateway/v1") { _, _ in
             json(.badRequest, errorBody("this is the gateway WebSocket endpoint; connect with a WebSocket upgrade and a Bearer token"))
         }
+    }
+
+    /// `{"status":"ok"}`, and for a clustered instance its id and whether its bus listens:
+    /// the process is up either way (a database outage should not take every instance out of a
+    /// load balancer at once).
+    static func health(_ bus: any ClusterBus) -> String {
+        guard let bus = bus as? PostgresBus else { return "{\"status\":\"ok\"}" }
+        var writer = JSONWriter()
+        writer.beginObject()
+        writer.key("status"); writer.string("ok")
+        writer.key("instance"); writer.string(bus.instanceID)
+        writer.key("bus"); writer.string(bus.isListening ? "listening" : "reconnecting")
+        writer.key("busDropped"); writer.integer(Int64(bus.dropped))
+        writer.endObject()
+        return String(decoding: writer.bytes, as: UTF8.self)
     }
 
     static func json(_ status: HTTPResponse.Status, _ body: String) -> Response {

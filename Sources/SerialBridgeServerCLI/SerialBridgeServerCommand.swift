@@ -106,6 +106,12 @@ struct Serve: AsyncParsableCommand {
     @Option(name: .long, help: "Keep raw readings, events and command results this long (30d, 12h, forever).")
     var retention = "30d"
 
+    @Option(name: .long, help: "Join other instances through this PostgreSQL database (postgres://USER[:PASSWORD]@HOST[:PORT]/DB[?sslmode=…]): live updates, online gateways, commands and taps across instances (docs/DEPLOYMENT.md). Default with --database postgres://…: that database.")
+    var cluster: String?
+
+    @Option(name: .long, help: "This instance's id in the cluster (default: host name and a random suffix, new at every start).")
+    var instanceId: String?
+
     @Option(name: .long, help: "Keep the per-minute rollups of numeric values this long.")
     var minuteRollupRetention = "90d"
 
@@ -160,6 +166,21 @@ struct Serve: AsyncParsableCommand {
         )
         options.retention = try retentionPolicy()
         options.database = try storageDatabase()
+        // Instances on one PostgreSQL database form a cluster over it (docs/DEPLOYMENT.md);
+        // `--cluster` names another database for the bus, or joins SQLite instances.
+        do {
+            if let cluster {
+                options.cluster = try ClusterOptions(url: cluster, instanceID: instanceId)
+            } else if case .postgres(let url) = options.database {
+                options.cluster = try ClusterOptions(url: url, instanceID: instanceId)
+            } else if instanceId != nil {
+                logger.critical("--instance-id needs --database postgres://… or --cluster")
+                throw ExitCode(2)
+            }
+        } catch let error as ClusterOptionsError {
+            logger.critical("--cluster: \(error)")
+            throw ExitCode(2)
+        }
         do {
             options.auth = try authOptions()
         } catch {

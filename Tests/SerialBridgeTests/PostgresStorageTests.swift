@@ -6,13 +6,6 @@ import SerialBridgeSerial
 @testable import SerialBridgeServer
 import Testing
 
-/// One row of one column from `url`'s database, through psql (the test's independent view).
-private func psql(_ url: String, _ sql: String) throws -> String {
-    let (status, text) = try runCommand(["psql", url, "-Atc", sql])
-    guard status == 0 else { throw PostgresTestClusterError.commandFailed("psql \(sql)", text) }
-    return text.trimmingCharacters(in: .whitespacesAndNewlines)
-}
-
 private func reading(_ sequence: Int64, at timestamp: Int64, gateway: String = "gw-1", device: String = "d") -> Reading {
     Reading(
         gateway: gateway, id: ReadingID(epoch: 1, sequence: sequence), device: device, profile: "p", timestamp: timestamp,

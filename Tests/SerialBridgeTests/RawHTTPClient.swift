@@ -67,6 +67,11 @@ final class RawConnection: @unchecked Sendable {
         }
     }
 
+    /// Drops the first `count` received bytes (a frame already parsed).
+    func consume(_ count: Int) {
+        received.removeFirst(count)
+    }
+
     /// Reads until the peer closes.
     func readToEnd() {
         while receiveMore() {}

@@ -113,6 +113,9 @@ enum APIJSON {
         writer.beginObject()
         writer.key("id"); writer.string(gateway.id)
         writer.key("online"); writer.bool(gateway.online)
+        if let instance = gateway.instance {
+            writer.key("instance"); writer.string(instance)
+        }
         if let connectedAt = gateway.connectedAt {
             writer.key("connectedAt"); writer.integer(connectedAt)
         }

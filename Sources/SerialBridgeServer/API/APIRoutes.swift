@@ -89,7 +89,7 @@ enum APIRoutes {
     }
 
     private static func gatewayViews(_ api: APIEnvironment, only id: String? = nil) async throws -> [GatewayView] {
-        let live = api.registry.gateways.filter { id == nil || $0.gateway == id }
+        let live = await api.bus.gateways().filter { id == nil || $0.gateway == id }
         let stored: [StoredGateway]
         if let id {
             stored = try await api.storage.gatewayStatus(gateway: id).map { [$0] } ?? []

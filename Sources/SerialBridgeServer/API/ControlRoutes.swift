@@ -38,7 +38,7 @@ enum ControlRoutes {
             arguments: body.arguments, requestedBy: user, requestedAt: api.now()
         )
         try await api.storage.recordCommand(record)
-        let result = await api.registry.send(
+        let result = await api.bus.send(
             command: body.name, to: address.device, on: address.gateway,
             arguments: Dictionary(body.arguments, uniquingKeysWith: { first, _ in first }), timeout: .milliseconds(body.timeoutMs)
         )
@@ -49,7 +49,7 @@ enum ControlRoutes {
 
     private static func tap(_ address: DeviceAddress, start: Bool, _ api: APIEnvironment) async throws -> Response {
         try await api.requireKnownGateway(address.gateway)
-        guard await api.registry.tap(address.device, on: address.gateway, start: start) else {
+        guard await api.bus.tap(address.device, on: address.gateway, start: start) else {
             throw APIError(.conflict, "gateway \"\(address.gateway)\" is not connected")
         }
         return APIResponse.json(.ok, APIJSON.object { writer in

@@ -13,6 +13,8 @@ struct GatewayView: Sendable, Hashable {
     var link: LinkReport?
     /// Devices that have sent readings.
     var devices: Int
+    /// The server instance holding its connection (clustered servers only).
+    var instance: String? = nil
 
     /// Every gateway either side knows, by id.
     static func merge(live: [GatewayRegistry.Status], stored: [StoredGateway], devices: [DeviceSummary]) -> [GatewayView] {
@@ -27,7 +29,7 @@ struct GatewayView: Sendable, Hashable {
             let seen = [record?.lastSeen, status?.connectedAt].compactMap { $0 }.max()
             return GatewayView(
                 id: id, online: status?.online ?? false, connectedAt: status?.connectedAt, lastSeen: seen,
-                stored: record, link: status?.link, devices: deviceCounts[id] ?? 0
+                stored: record, link: status?.link, devices: deviceCounts[id] ?? 0, instance: status?.instance
             )
         }
     }

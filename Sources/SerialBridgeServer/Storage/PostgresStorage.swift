@@ -56,7 +56,7 @@ public final class PostgresStorage: ServerStorage, Service {
     public func migrate() async throws {
         let connection: PostgresConnection
         do {
-            connection = try await PostgresConnection.connect(configuration: connectionConfiguration(), id: 0, logger: logger)
+            connection = try await PostgresConnection.connect(configuration: url.connectionConfiguration(), id: 0, logger: logger)
         } catch {
             throw PostgresStorageError.unreachable(url: url.description, reason: Self.reason(error))
         }
@@ -172,20 +172,6 @@ public final class PostgresStorage: ServerStorage, Service {
     }
 
     // MARK: Connection settings
-
-    private func connectionConfiguration() throws -> PostgresConnection.Configuration {
-        let tls: PostgresConnection.Configuration.TLS
-        switch url.tls {
-        case .disable: tls = .disable
-        case .prefer: tls = .prefer(try NIOSSLContext(configuration: .makeClientConfiguration()))
-        case .require: tls = .require(try NIOSSLContext(configuration: .makeClientConfiguration()))
-        }
-        var configuration = PostgresConnection.Configuration(
-            host: url.host, port: url.port, username: url.user, password: url.password, database: url.database, tls: tls
-        )
-        configuration.options.connectTimeout = .seconds(10)
-        return configuration
-    }
 
     private static func clientTLS(_ mode: PostgresURL.TLSMode) -> PostgresClient.Configuration.TLS {
         switch mode {
