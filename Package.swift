@@ -19,7 +19,10 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-log.git", from: "1.16.2"),
         .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.8.2"),
         .package(url: "https://github.com/swift-server/swift-service-lifecycle.git", from: "2.13.0"),
-        .package(url: "https://github.com/hummingbird-project/hummingbird.git", from: "2.28.1"),
+        // No default traits: `FullFoundation` makes Hummingbird import full Foundation (and with it ICU,
+        // ~39 MB mapped into the gateway) for one URL-encoded-form date strategy we do not use;
+        // `ConfigurationSupport` links swift-configuration, which we do not use either.
+        .package(url: "https://github.com/hummingbird-project/hummingbird.git", from: "2.28.1", traits: []),
         .package(url: "https://github.com/hummingbird-project/hummingbird-websocket.git", from: "2.8.1"),
         // Bcrypt for people's passwords (htpasswd `$2y$`/`$2b$` hashes).
         .package(url: "https://github.com/hummingbird-project/hummingbird-auth.git", from: "2.5.0"),
