@@ -173,7 +173,7 @@ public final class PostgresStorage: ServerStorage, Service {
 
     // MARK: Connection settings
 
-    private func connectionConfiguration() throws -> PostgresConnection.Configuration {
+    func connectionConfiguration() throws -> PostgresConnection.Configuration {
         let tls: PostgresConnection.Configuration.TLS
         switch url.tls {
         case .disable: tls = .disable
