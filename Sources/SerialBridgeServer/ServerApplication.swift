@@ -27,8 +27,12 @@ public struct ServerOptions: Sendable {
         }
         set { database = .sqlite(path: newValue) }
     }
-    /// Gateway tokens.
+    /// Gateway tokens (replaced by the database's when ``tokensFromDatabase`` is set).
     public var tokens: TokenStore
+    /// Take the gateway tokens from the PostgreSQL database instead of ``tokens``
+    /// (`serve --database postgres://…`): every instance sharing it accepts the same tokens and sees
+    /// a revocation within a poll interval. Needs a PostgreSQL ``database``.
+    public var tokensFromDatabase = false
     /// Heartbeat interval announced in `welcome`.
     public var heartbeatMs: Int64
     /// Largest WebSocket message accepted whole (announced in `welcome` as the chunk size too).
@@ -99,8 +103,24 @@ public enum ServerApplication {
     public static func services(
         options: ServerOptions, storage: OpenedStorage, logger: Logger, onRunning: @escaping @Sendable (Int) async -> Void = { _ in }
     ) throws -> [any Service] {
+        var options = options
+        var credentialServices: [any Service] = []
+        if options.tokensFromDatabase || options.auth.usersFromDatabase {
+            guard let credentials = storage.credentials else {
+                throw ServerConfigError("gateway tokens and users can be kept in the database only with PostgreSQL (--database postgres://…)")
+            }
+            if options.tokensFromDatabase { options.tokens = credentials.tokens }
+            if options.auth.usersFromDatabase {
+                guard options.auth.usersFile == nil else {
+                    throw ServerConfigError("users come from the database or from a users file, not both")
+                }
+                options.auth.databaseUsers = credentials.users
+            }
+            // After the storage (whose pool it polls through), so that it stops before it.
+            credentialServices = [credentials]
+        }
         let app = try make(options: options, store: storage.storage, logger: logger, onRunning: onRunning)
-        return storage.services + [app, GatewayLinkCloser(registry: options.registry, feed: options.feed, logger: logger)]
+        return storage.services + credentialServices + [app, GatewayLinkCloser(registry: options.registry, feed: options.feed, logger: logger)]
     }
 
     /// A SQLite storage opened here; a PostgreSQL one must be opened (connected, migrated) first.
@@ -189,8 +209,8 @@ public enum ServerApplication {
             configuration: .init(address: .hostname(options.host, port: options.port), serverName: "serialbridge-server"),
             // The bus first: the application's group stops it last, after the gateways' links.
             services: busServices + [RetentionService(storage: store, policy: options.retention, logger: logger)] + (
-                // Only a token file can change under a running server.
-                tokens.file == nil ? [] : [
+                // Only a token file or the database can change under a running server.
+                !tokens.followsChanges ? [] : [
                     TokenRevocationWatcher(
                         tokens: tokens, registry: options.registry, channels: gatewayChannels,
                         interval: options.auth.tokenRecheckInterval, grace: options.auth.revocationGrace, logger: logger

@@ -18,6 +18,8 @@ public final class TokenStore: Sendable {
     private enum Source: Sendable {
         case memory([GatewayTokenFile.Entry])
         case file(WatchedFile<[GatewayTokenFile.Entry]>)
+        /// Read from PostgreSQL and refreshed by ``PostgresCredentials``.
+        case database(CredentialSnapshot<[GatewayTokenFile.Entry]>)
     }
 
     private let source: Source
@@ -31,6 +33,11 @@ public final class TokenStore: Sendable {
 
     private init(watching file: WatchedFile<[GatewayTokenFile.Entry]>) {
         source = .file(file)
+    }
+
+    /// A store that follows a snapshot refreshed from the database.
+    init(following snapshot: CredentialSnapshot<[GatewayTokenFile.Entry]>) {
+        source = .database(snapshot)
     }
 
     /// Loads a token file written by `serialbridge-server tokens add`, and follows its changes.
@@ -54,6 +61,12 @@ public final class TokenStore: Sendable {
         if case .file(let watched) = source { watched.path } else { nil }
     }
 
+    /// Whether the tokens can change while the server runs (a file or the database), so that the
+    /// server watches for revocations of connected gateways.
+    public var followsChanges: Bool {
+        if case .memory = source { false } else { true }
+    }
+
     /// The entries in force (re-reading a changed file first) and a number that grows whenever they
     /// were reloaded.
     public func entries(logger: Logger? = nil) -> (entries: [GatewayTokenFile.Entry], generation: Int) {
@@ -61,6 +74,9 @@ public final class TokenStore: Sendable {
         case .memory(let entries): return (entries, 0)
         case .file(let watched):
             let current = watched.current(logger: logger)
+            return (current.value, current.generation)
+        case .database(let snapshot):
+            let current = snapshot.current()
             return (current.value, current.generation)
         }
     }

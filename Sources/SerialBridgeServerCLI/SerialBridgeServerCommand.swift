@@ -52,10 +52,10 @@ struct Serve: AsyncParsableCommand {
         }
     }
 
-    @Option(name: .long, help: "Gateway token file, written by `serialbridge-server tokens add`; re-read when it changes.")
-    var tokens: String
+    @Option(name: .long, help: "Gateway token file, written by `serialbridge-server tokens add`; re-read when it changes. Required with SQLite; with PostgreSQL the tokens are in the database (import a file with `tokens import --from FILE --database URL`).")
+    var tokens: String?
 
-    @Option(name: .long, help: "Users who may log in: htpasswd file with bcrypt hashes (`users add` or `htpasswd -B`); re-read when it changes.")
+    @Option(name: .long, help: "Users who may log in: htpasswd file with bcrypt hashes (`users add` or `htpasswd -B`); re-read when it changes. Not with PostgreSQL, whose users are in the database.")
     var users: String?
 
     @Option(name: .long, help: "File holding the admin token (API and /live as `Authorization: Bearer`); or set SERIALBRIDGE_ADMIN_TOKEN.")
@@ -136,7 +136,16 @@ struct Serve: AsyncParsableCommand {
 
     func validate() throws {
         _ = try retentionPolicy()
-        _ = try storageDatabase()
+        if case .postgres = try storageDatabase() {
+            if tokens != nil {
+                throw ValidationError("with a PostgreSQL database the gateway tokens are in the database, not in --tokens; import the file once with `serialbridge-server tokens import --from FILE --database URL`")
+            }
+            if users != nil {
+                throw ValidationError("with a PostgreSQL database the users are in the database, not in --users; import the file once with `serialbridge-server users import --from FILE --database URL`")
+            }
+        } else if tokens == nil {
+            throw ValidationError("--tokens FILE is required with SQLite (create it with `serialbridge-server tokens add GATEWAY --tokens FILE`)")
+        }
         guard heartbeatMs >= 100 else { throw ValidationError("--heartbeat-ms must be at least 100") }
         guard missedHeartbeats >= 1 else { throw ValidationError("--missed-heartbeats must be at least 1") }
         guard gatewayRateLimit >= 0 else { throw ValidationError("--gateway-rate-limit must be 0 (no limit) or more") }
@@ -149,11 +158,14 @@ struct Serve: AsyncParsableCommand {
             throw ValidationError(error.description)
         }
         let logger = Logger(label: "serialbridge-server")
-        let tokenStore: TokenStore
+        // With PostgreSQL (no --tokens) the database's tokens replace this empty store when the server is made.
+        var tokenStore = TokenStore([])
         do {
-            tokenStore = try TokenStore.load(file: tokens)
-            if !tokenStore.entries().entries.contains(where: { $0.revoked == nil }) {
-                logger.warning("\(tokens) has no active gateway token; issue one with `serialbridge-server tokens add GATEWAY --tokens \(tokens)`")
+            if let tokens {
+                tokenStore = try TokenStore.load(file: tokens)
+                if !tokenStore.entries().entries.contains(where: { $0.revoked == nil }) {
+                    logger.warning("\(tokens) has no active gateway token; issue one with `serialbridge-server tokens add GATEWAY --tokens \(tokens)`")
+                }
             }
         } catch {
             logger.critical("\(error)")
@@ -181,6 +193,7 @@ struct Serve: AsyncParsableCommand {
             logger.critical("--cluster: \(error)")
             throw ExitCode(2)
         }
+        options.tokensFromDatabase = tokens == nil
         do {
             options.auth = try authOptions()
         } catch {
@@ -216,6 +229,9 @@ struct Serve: AsyncParsableCommand {
         do {
             storage = try await options.database.open(logger: logger)
             logger.info("storage: \(options.database)")
+            if let credentials = storage.credentials, !credentials.tokens.entries().entries.contains(where: { $0.revoked == nil }) {
+                logger.warning("the database has no active gateway token; issue one with `serialbridge-server tokens add GATEWAY --database URL`")
+            }
         } catch {
             // Unreachable, refused, or a schema that cannot be migrated: say so and stop.
             logger.critical(error is PostgresStorageError ? "\(error)" : "cannot open \(options.database): \(error)")
@@ -263,6 +279,8 @@ struct Serve: AsyncParsableCommand {
     /// The people side of the options, from the flags and SERIALBRIDGE_ADMIN_TOKEN.
     func authOptions() throws(ServerConfigError) -> AuthOptions {
         var auth = AuthOptions(usersFile: users, allowedOrigins: allowedOrigin, secureCookies: secureCookies)
+        // PostgreSQL keeps the users (validate() refuses --users with it).
+        if case .postgres? = try? storageDatabase() { auth.usersFromDatabase = true }
         let environment = getenv("SERIALBRIDGE_ADMIN_TOKEN").map { String(cString: $0) }.flatMap { $0.isEmpty ? nil : $0 }
         switch (adminTokenFile, environment) {
         case (let file?, nil): auth.adminToken = try AdminToken.load(file: file)
@@ -281,10 +299,10 @@ struct Serve: AsyncParsableCommand {
     }
 
     func logSecurity(_ auth: AuthOptions, logger: Logger) {
-        if auth.usersFile == nil && auth.adminToken == nil {
+        if auth.usersFile == nil && !auth.usersFromDatabase && auth.adminToken == nil {
             logger.notice("login is off: no users and no admin token, so the server answers only on loopback and to loopback names")
         } else {
-            logger.info("login required (users: \(auth.usersFile ?? "none"), admin token: \(auth.adminToken == nil ? "no" : "yes"))")
+            logger.info("login required (users: \(auth.usersFromDatabase ? "database" : auth.usersFile ?? "none"), admin token: \(auth.adminToken == nil ? "no" : "yes"))")
         }
     }
 }

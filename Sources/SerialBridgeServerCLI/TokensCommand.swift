@@ -2,13 +2,13 @@ import ArgumentParser
 import SerialBridgeServer
 
 /// `serialbridge-server tokens …`: gateway tokens, stored as hashes.
-struct Tokens: ParsableCommand {
+struct Tokens: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
-        abstract: "Manage gateway tokens (the token file keeps only their SHA-256).",
-        subcommands: [Add.self, List.self, Revoke.self, Migrate.self]
+        abstract: "Manage gateway tokens (the token file, or the PostgreSQL database with --database, keeps only their SHA-256).",
+        subcommands: [Add.self, List.self, Revoke.self, Migrate.self, Import.self]
     )
 
-    struct Add: ParsableCommand {
+    struct Add: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
             abstract: "Issue a new token for a gateway: prints it once and stores only its hash (the file is created if missing)."
         )
@@ -16,24 +16,42 @@ struct Tokens: ParsableCommand {
         @Argument(help: "Gateway id (the gatewayId of its config).")
         var gateway: String
 
-        @Option(name: .long, help: "Token file.")
-        var tokens: String
+        @Option(name: .long, help: "Token file (SQLite, one server).")
+        var tokens: String?
 
-        func run() throws {
-            let (token, entry) = try fail { () throws(ServerConfigError) in try GatewayTokenCommands.add(gateway: gateway, file: tokens) }
+        @Option(name: .long, help: "PostgreSQL database URL shared by the instances (default SERIALBRIDGE_DATABASE when no --tokens).")
+        var database: String?
+
+        func run() async throws {
+            let target = try CredentialTarget.resolve(file: tokens, database: database, fileFlag: "--tokens")
+            let (token, entry) = try await fail { () async throws(ServerConfigError) in
+                switch target {
+                case .file(let file): try GatewayTokenCommands.add(gateway: gateway, file: file)
+                case .database(let url): try await PostgresCredentialCommands.addToken(gateway: gateway, database: url)
+                }
+            }
             print(token)
             printError("issued a token for gateway \"\(gateway)\" (fingerprint \(entry.fingerprint)); it is shown only now: put it in the gateway's tokenFile")
         }
     }
 
-    struct List: ParsableCommand {
+    struct List: AsyncParsableCommand {
         static let configuration = CommandConfiguration(abstract: "List tokens: gateway, created, fingerprint, revoked (never the tokens).")
 
-        @Option(name: .long, help: "Token file.")
-        var tokens: String
+        @Option(name: .long, help: "Token file (SQLite, one server).")
+        var tokens: String?
 
-        func run() throws {
-            let entries = try fail { () throws(ServerConfigError) in try GatewayTokenCommands.list(file: tokens) }
+        @Option(name: .long, help: "PostgreSQL database URL shared by the instances (default SERIALBRIDGE_DATABASE when no --tokens).")
+        var database: String?
+
+        func run() async throws {
+            let target = try CredentialTarget.resolve(file: tokens, database: database, fileFlag: "--tokens")
+            let entries = try await fail { () async throws(ServerConfigError) in
+                switch target {
+                case .file(let file): try GatewayTokenCommands.list(file: file)
+                case .database(let url): try await PostgresCredentialCommands.listTokens(database: url)
+                }
+            }
             let width = max(7, entries.map(\.gateway.count).max() ?? 0)
             print("GATEWAY".padding(width) + "  CREATED               FINGERPRINT   STATUS")
             for entry in entries {
@@ -43,7 +61,7 @@ struct Tokens: ParsableCommand {
         }
     }
 
-    struct Revoke: ParsableCommand {
+    struct Revoke: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
             abstract: "Revoke a gateway's tokens: refused at its next connect; a running server also closes its connection."
         )
@@ -54,12 +72,19 @@ struct Tokens: ParsableCommand {
         @Option(name: .long, help: "Revoke only the token with this fingerprint (from `tokens list`).")
         var fingerprint: String?
 
-        @Option(name: .long, help: "Token file.")
-        var tokens: String
+        @Option(name: .long, help: "Token file (SQLite, one server).")
+        var tokens: String?
 
-        func run() throws {
-            let revoked = try fail { () throws(ServerConfigError) in
-                try GatewayTokenCommands.revoke(gateway: gateway, fingerprint: fingerprint, file: tokens)
+        @Option(name: .long, help: "PostgreSQL database URL shared by the instances (default SERIALBRIDGE_DATABASE when no --tokens).")
+        var database: String?
+
+        func run() async throws {
+            let target = try CredentialTarget.resolve(file: tokens, database: database, fileFlag: "--tokens")
+            let revoked = try await fail { () async throws(ServerConfigError) in
+                switch target {
+                case .file(let file): try GatewayTokenCommands.revoke(gateway: gateway, fingerprint: fingerprint, file: file)
+                case .database(let url): try await PostgresCredentialCommands.revokeToken(gateway: gateway, fingerprint: fingerprint, database: url)
+                }
             }
             for entry in revoked { print("revoked token \(entry.fingerprint) of gateway \"\(entry.gateway)\"") }
         }
@@ -76,6 +101,24 @@ struct Tokens: ParsableCommand {
         func run() throws {
             let converted = try fail { () throws(ServerConfigError) in try GatewayTokenCommands.migrate(file: tokens) }
             print(converted.isEmpty ? "no plaintext tokens in \(tokens)" : "hashed the tokens of: \(converted.joined(separator: ", "))")
+        }
+    }
+
+    struct Import: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Copy a token file's hashes (revocations included) into the PostgreSQL database, so gateways keep their tokens."
+        )
+
+        @Option(name: .long, help: "Token file to copy from (left as it is).")
+        var from: String
+
+        @Option(name: .long, help: "PostgreSQL database URL (default SERIALBRIDGE_DATABASE).")
+        var database: String?
+
+        func run() async throws {
+            guard case .database(let url) = try CredentialTarget.resolve(file: nil, database: database, fileFlag: "--tokens") else { return }
+            let copied = try await fail { () async throws(ServerConfigError) in try await PostgresCredentialCommands.importTokens(file: from, database: url) }
+            print("copied \(copied.count) token(s) from \(from) into the database" + (copied.isEmpty ? "" : ": " + Set(copied.map(\.gateway)).sorted().joined(separator: ", ")))
         }
     }
 }

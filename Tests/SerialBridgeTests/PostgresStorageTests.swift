@@ -33,7 +33,8 @@ struct PostgresStorageTests {
         _ = try await (one, two)
         // And again later: nothing to do.
         try await PostgresStorage(url: try PostgresURL(url), logger: logger).migrate()
-        #expect(try psql(url, "SELECT count(*) || ',' || count(DISTINCT version) || ',' || max(version) FROM schema_migrations") == "1,1,1")
+        // Each migration recorded once, none missing (whatever their number: later ones add to it).
+        #expect(try psql(url, "SELECT count(*) = count(DISTINCT version) AND count(*) = max(version) AND count(*) >= 2 FROM schema_migrations") == "t")
         #expect(try psql(url, "SELECT count(*) FROM pg_class WHERE relname = 'readings_default'") == "1")
     }
 

@@ -7,6 +7,12 @@
 public struct AuthOptions: Sendable {
     /// htpasswd-format users file (bcrypt only), followed for changes.
     public var usersFile: String?
+    /// Take the users from the PostgreSQL database instead of a file (`serve --database postgres://…`):
+    /// every instance sharing it sees the same users, within a poll interval of a change. Needs a
+    /// PostgreSQL ``ServerOptions/database``; excludes ``usersFile``; turns login on.
+    public var usersFromDatabase = false
+    /// The database's users, put here by ``ServerApplication`` when ``usersFromDatabase`` is set.
+    var databaseUsers: UserDirectory?
     /// The admin token (`--admin-token-file` or `SERIALBRIDGE_ADMIN_TOKEN`).
     public var adminToken: AdminToken?
     /// Origins allowed besides the same origin, e.g. `https://dashboard.example.org`.

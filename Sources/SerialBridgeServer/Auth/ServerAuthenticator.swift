@@ -38,7 +38,12 @@ public final class ServerAuthenticator: Sendable {
     /// - Throws: ``ServerConfigError`` when the server would listen beyond loopback with nobody
     ///   to log in, or for a bad users file or allowed origin.
     public init(options: AuthOptions, host: String, tls: Bool, logger: Logger) throws(ServerConfigError) {
-        let users = try options.usersFile.map { path throws(ServerConfigError) in try UserDirectory(file: path) }
+        let users: UserDirectory?
+        if let databaseUsers = options.databaseUsers {
+            users = databaseUsers
+        } else {
+            users = try options.usersFile.map { path throws(ServerConfigError) in try UserDirectory(file: path) }
+        }
         if users == nil && options.adminToken == nil {
             guard OriginPolicy.isLoopback(host) else {
                 throw ServerConfigError(
@@ -53,7 +58,7 @@ public final class ServerAuthenticator: Sendable {
             mode = .loginRequired
         }
         if let users, users.count(logger: nil) == 0, options.adminToken == nil {
-            logger.warning("\(users.path) has no users yet: nobody can log in until `serialbridge-server users add NAME --users \(users.path)`")
+            logger.warning("\(users.path) has no users yet: nobody can log in until `serialbridge-server users add NAME \(users.addOptions)`")
         }
         self.users = users
         adminToken = options.adminToken

@@ -161,6 +161,39 @@ enum PostgresSchema {
             )
             """
         }),
+        // Gateway tokens and users shared by every instance (PostgresCredentials). Any change to
+        // either table bumps its counter in auth_revision (a statement trigger, so hand-written SQL
+        // counts too), which instances poll to reload only what changed.
+        Migration(version: 2, name: "gateway-tokens-users", statements: [
+            """
+            CREATE TABLE gateway_tokens (
+                hash bytea PRIMARY KEY CHECK (length(hash) = 32),
+                gateway text NOT NULL,
+                created text NOT NULL,
+                revoked text
+            )
+            """,
+            "CREATE INDEX gateway_tokens_gateway ON gateway_tokens (gateway)",
+            "CREATE TABLE server_users (name text PRIMARY KEY, hash text NOT NULL)",
+            "CREATE TABLE auth_revision (tokens bigint NOT NULL, users bigint NOT NULL)",
+            "INSERT INTO auth_revision (tokens, users) VALUES (0, 0)",
+            """
+            CREATE FUNCTION bump_token_revision() RETURNS trigger LANGUAGE plpgsql AS $$
+            BEGIN UPDATE auth_revision SET tokens = tokens + 1; RETURN NULL; END $$
+            """,
+            """
+            CREATE FUNCTION bump_user_revision() RETURNS trigger LANGUAGE plpgsql AS $$
+            BEGIN UPDATE auth_revision SET users = users + 1; RETURN NULL; END $$
+            """,
+            """
+            CREATE TRIGGER gateway_tokens_changed AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE ON gateway_tokens
+            FOR EACH STATEMENT EXECUTE FUNCTION bump_token_revision()
+            """,
+            """
+            CREATE TRIGGER server_users_changed AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE ON server_users
+            FOR EACH STATEMENT EXECUTE FUNCTION bump_user_revision()
+            """,
+        ]),
     ]
 
     /// The table of a resolution's rollups (a fixed name, never from input).

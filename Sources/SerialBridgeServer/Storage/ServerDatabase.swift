@@ -37,7 +37,8 @@ public enum ServerDatabase: Sendable, Hashable, CustomStringConvertible {
         case .postgres(let url):
             let storage = PostgresStorage(url: url, logger: logger)
             try await storage.migrate()
-            return OpenedStorage(storage: storage, services: [storage])
+            let credentials = try await PostgresCredentials.load(storage: storage)
+            return OpenedStorage(storage: storage, services: [storage], credentials: credentials)
         }
     }
 }
@@ -49,10 +50,14 @@ public struct OpenedStorage: Sendable {
     /// Services to run for as long as the storage is used, started before and stopped after the
     /// server's own; empty for SQLite.
     public var services: [any Service]
+    /// Gateway tokens and users kept in the database (PostgreSQL only), for servers that take them
+    /// from there (``ServerOptions/tokensFromDatabase``, ``AuthOptions/usersFromDatabase``).
+    public var credentials: PostgresCredentials?
 
     /// Creates an opened storage.
-    public init(storage: any ServerStorage, services: [any Service]) {
+    public init(storage: any ServerStorage, services: [any Service], credentials: PostgresCredentials? = nil) {
         self.storage = storage
         self.services = services
+        self.credentials = credentials
     }
 }
