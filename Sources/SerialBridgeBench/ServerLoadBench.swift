@@ -57,6 +57,12 @@ struct ServerLoadBench: AsyncParsableCommand {
             storageArguments = ["--database", database]
         }
         defer { cluster?.stop() }
+        // On PostgreSQL the server takes the gateway tokens from the database, not from a file.
+        var tokenArguments = ["--tokens", tokens.file]
+        if let url = storageArguments.last, storageArguments.first == "--database" {
+            _ = try await PostgresCredentialCommands.importTokens(file: tokens.file, database: try PostgresURL(url))
+            tokenArguments = []
+        }
 
         var processes: [Process] = []
         defer {
@@ -71,8 +77,8 @@ struct ServerLoadBench: AsyncParsableCommand {
             process.executableURL = URL(fileURLWithPath: binary)
             let portFile = directory + "/port-\(instance)"
             process.arguments = [
-                "serve", "--port", "0", "--port-file", portFile, "--tokens", tokens.file, "--log-level", "warning",
-            ] + storageArguments
+                "serve", "--port", "0", "--port-file", portFile, "--log-level", "warning",
+            ] + tokenArguments + storageArguments
             try process.run()
             processes.append(process)
             var port = 0

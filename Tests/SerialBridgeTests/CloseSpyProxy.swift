@@ -88,15 +88,8 @@ final class CloseSpyProxy: Sendable {
         while !state.withLock({ $0.stopped }) {
             let client = accept(listener, nil, nil)
             guard client >= 0 else { return }
-            let server = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-            var address = sockaddr_in()
-            address.sin_family = sa_family_t(AF_INET)
-            address.sin_addr.s_addr = inet_addr("127.0.0.1")
-            address.sin_port = in_port_t(UInt16(upstream).bigEndian)
-            let connected = withUnsafePointer(to: &address) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(server, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) } }
-            guard connected == 0 else {
+            guard let server = dialLoopback(port: upstream) else {
                 close(client)
-                close(server)
                 continue
             }
             let slot = state.withLock { state -> Int in

@@ -55,15 +55,8 @@ final class SilentProxy: Sendable {
         while !state.withLock({ $0.stopped }) {
             let client = accept(listener, nil, nil)
             guard client >= 0 else { return }
-            let server = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-            var address = sockaddr_in()
-            address.sin_family = sa_family_t(AF_INET)
-            address.sin_addr.s_addr = inet_addr("127.0.0.1")
-            address.sin_port = in_port_t(UInt16(upstream).bigEndian)
-            let connected = withUnsafePointer(to: &address) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(server, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) } }
-            guard connected == 0 else {
+            guard let server = dialLoopback(port: upstream) else {
                 close(client)
-                close(server)
                 continue
             }
             // A connection accepted while silent is black-holed from the start.
@@ -112,4 +105,22 @@ final class SilentProxy: Sendable {
             }
         }
     }
+}
+
+/// A TCP connection to `127.0.0.1:port`, or nil when nobody listens there.
+func dialLoopback(port: Int) -> Int32? {
+    let server = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+    guard server >= 0 else { return nil }
+    var address = sockaddr_in()
+    address.sin_family = sa_family_t(AF_INET)
+    address.sin_addr.s_addr = inet_addr("127.0.0.1")
+    address.sin_port = in_port_t(UInt16(port).bigEndian)
+    let connected = withUnsafePointer(to: &address) {
+        $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(server, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
+    }
+    guard connected == 0 else {
+        close(server)
+        return nil
+    }
+    return server
 }

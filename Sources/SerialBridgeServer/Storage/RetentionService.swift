@@ -53,6 +53,8 @@ public struct RetentionService: Service {
             } catch is CancellationError {
                 return
             } catch {
+                // A backend may wrap the cancellation (PostgreSQL's transaction error does).
+                if Task.isShuttingDownGracefully || Task.isCancelled { return }
                 logger.error("retention: prune failed, next try in \(interval): \(error)")
             }
         }
