@@ -6,8 +6,9 @@ import SerialBridgeSerial
 import SerialBridgeServer
 import Testing
 
-/// Instance B is a real `serialbridge-server` process, so that it can be killed outright; A runs in
-/// this process. Both share the bus database and one SQLite file (WAL works across processes).
+/// Instance B is a real `serialbridge-server` process (`serve --database postgres://…`), so that it
+/// can be killed outright; A runs in this process. Both store in, and talk through, one PostgreSQL
+/// database.
 @Suite("Cluster: killing the instance a gateway is on", .serialized,
        .enabled(if: postgresAvailable(), Comment(rawValue: PostgresTestCluster.missingMessage)))
 struct ClusterFailoverTests {
@@ -16,14 +17,18 @@ struct ClusterFailoverTests {
         let logs = LogCapture()
         let url = try PostgresTestCluster.shared().makeDatabase()
         let directory = try TemporaryDirectory()
+        let database = try ServerDatabase(parsing: url)
         let a = try await TestServer(directory: directory, port: 0, gateway: "gw-test", logger: logs.logger("A")) {
+            $0.database = database
             $0.cluster = try? testClusterOptions(url: url, instance: "A")
         }
+        // B, started as an operator would, takes the gateway's token from the database.
         let hash = SHA256.hash(data: Array(TestServer.token.utf8)).map { String(format: "%02x", $0) }.joined()
         try directory.write("tokens", "gw-test sha256:\(hash) created=2026-01-01T00:00:00Z\n")
+        _ = try await PostgresCredentialCommands.importTokens(file: directory.file("tokens"), database: PostgresURL(url))
         let b = try ChildProcess(binary, [
-            "serve", "--port", "0", "--port-file", directory.file("b.port"), "--db", directory.file("server.sqlite"),
-            "--tokens", directory.file("tokens"), "--cluster", url, "--instance-id", "B", "--log-level", "debug",
+            "serve", "--port", "0", "--port-file", directory.file("b.port"), "--database", url,
+            "--instance-id", "B", "--log-level", "debug",
         ], log: directory.file("b.log"))
         var killed = false
         defer { if !killed { b.signal(SIGKILL) } }

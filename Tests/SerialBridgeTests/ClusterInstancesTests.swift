@@ -6,8 +6,8 @@ import SerialBridgeSimulator
 import Testing
 
 /// Two server instances in this process (A and B, their own ports) sharing one PostgreSQL database
-/// for the bus and one SQLite file for storage (WAL, two connections pools on one file), with a
-/// scripted MH-Z19B whose gateway is connected to B (and knows A as its fallback).
+/// for storage and the bus, as `serve --database postgres://…` runs them, with a scripted MH-Z19B
+/// whose gateway is connected to B (and knows A as its fallback).
 struct ClusterPairStack {
     let directory: TemporaryDirectory
     let a: TestServer
@@ -21,10 +21,13 @@ struct ClusterPairStack {
         let url = try PostgresTestCluster.shared().makeDatabase()
         let directory = try TemporaryDirectory()
         self.directory = directory
+        let database = try ServerDatabase(parsing: url)
         a = try await TestServer(directory: directory, port: 0, gateway: "gw-test", logger: logs.logger("A")) {
+            $0.database = database
             $0.cluster = try? testClusterOptions(url: url, instance: "A")
         }
         b = try await TestServer(directory: directory, port: 0, gateway: "gw-test", logger: logs.logger("B")) {
+            $0.database = database
             $0.cluster = try? testClusterOptions(url: url, instance: "B")
         }
         try await waitForBus(port: a.port, logs: logs)
