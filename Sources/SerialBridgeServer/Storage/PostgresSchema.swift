@@ -194,6 +194,19 @@ enum PostgresSchema {
             FOR EACH STATEMENT EXECUTE FUNCTION bump_user_revision()
             """,
         ]),
+        // Dashboard sessions shared by every instance (PostgresSessions): only the SHA-256 of the
+        // cookie value, with the database's clock for idle and absolute expiry.
+        Migration(version: 3, name: "dashboard-sessions", statements: [
+            """
+            CREATE TABLE dashboard_sessions (
+                hash bytea PRIMARY KEY CHECK (length(hash) = 32),
+                user_name text NOT NULL,
+                created timestamptz NOT NULL DEFAULT now(),
+                last_seen timestamptz NOT NULL DEFAULT now()
+            )
+            """,
+            "CREATE INDEX dashboard_sessions_user ON dashboard_sessions (user_name)",
+        ]),
     ]
 
     /// The table of a resolution's rollups (a fixed name, never from input).
