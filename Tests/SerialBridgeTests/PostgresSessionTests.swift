@@ -56,6 +56,33 @@ struct PostgresSessionTests {
         try await second.stop()
     }
 
+    @Test func theAbsoluteLifetimeIsEnforcedOnTheDatabasesClockThroughTheCache() async throws {
+        let logs = LogCapture()
+        let text = try PostgresTestCluster.shared().makeDatabase()
+        try await PostgresCredentialCommands.addUser(name: "finn", password: "correct horse", database: PostgresURL(text), cost: 4)
+        let database = try ServerDatabase(parsing: text)
+        let server = try await TestServer(gateway: "gw-unused", logger: logs.logger("server")) { options in
+            options.database = database
+            options.auth.usersFromDatabase = true
+            options.auth.sessions = .init(idle: .seconds(3600), lifetime: .seconds(3))
+        }
+        let port = server.port
+        let cookie = Mutex<String?>(nil)
+        try await eventually("finn logs in", logs: logs) {
+            let reply = try await offThePool {
+                try rawHTTP(port: port, "POST", "/login", headers: ["Content-Type: application/json"], body: #"{"user":"finn","password":"correct horse"}"#)
+            }
+            cookie.withLock { $0 = reply.sessionCookie }
+            return reply.status == 200
+        }
+        let session = try #require(cookie.withLock { $0 })
+        #expect(try await offThePool { try rawHTTP(port: port, "GET", "/api/devices", headers: ["Cookie: sb_session=\(session)"]) }.status == 200)
+        try await eventually("the session outlived its lifetime", logs: logs) {
+            try await offThePool { try rawHTTP(port: port, "GET", "/api/devices", headers: ["Cookie: sb_session=\(session)"]) }.status == 401
+        }
+        try await server.stop()
+    }
+
     @Test func removingAUserEndsTheirSessionsOnEveryInstance() async throws {
         let logs = LogCapture()
         let text = try PostgresTestCluster.shared().makeDatabase()
