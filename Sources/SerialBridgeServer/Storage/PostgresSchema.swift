@@ -207,6 +207,26 @@ enum PostgresSchema {
             """,
             "CREATE INDEX dashboard_sessions_user ON dashboard_sessions (user_name)",
         ]),
+        // Each gateway's latest link report, so that every instance shows it (PostgresStorage+Links).
+        Migration(version: 4, name: "gateway-links", statements: [
+            """
+            CREATE TABLE gateway_links (
+                gateway text PRIMARY KEY,
+                ts bigint NOT NULL,
+                rtt_last_ms bigint,
+                rtt_mean_ms double precision,
+                rtt_p99_ms bigint,
+                missed_beats bigint NOT NULL,
+                ending_causes text[] NOT NULL,
+                ending_counts bigint[] NOT NULL,
+                messages_out bigint NOT NULL,
+                bytes_out bigint NOT NULL,
+                messages_in bigint NOT NULL,
+                bytes_in bigint NOT NULL,
+                queue_depth bigint NOT NULL
+            )
+            """,
+        ]),
     ]
 
     /// The table of a resolution's rollups (a fixed name, never from input).
