@@ -314,6 +314,11 @@ struct GatewayIngest: Sendable {
         case .link(let report):
             registry.record(report, from: gateway)
             bus.publish(device: nil, LiveMessage.link(gateway: gateway, report))
+            // Kept in PostgreSQL too, for the instances that do not hold this gateway; a failure
+            // costs only that view, never the connection.
+            if let links = store as? any LinkReportStore {
+                do { try await links.recordLink(report, gateway: gateway) } catch { logger.error("cannot store the link report: \(error)") }
+            }
         case .tapData(let data):
             bus.publish(device: "\(gateway):\(data.device)", LiveMessage.tap(gateway: gateway, data))
         case .pong, .ack, .welcome, .error, .command, .tapStart, .tapStop:

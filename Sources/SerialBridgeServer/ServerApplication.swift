@@ -119,6 +119,10 @@ public enum ServerApplication {
             // After the storage (whose pool it polls through), so that it stops before it.
             credentialServices = [credentials]
         }
+        if let postgres = storage.storage as? PostgresStorage {
+            // Shared sessions: a browser may reach any instance, no cookie affinity needed.
+            options.auth.databaseSessions = PostgresSessions(storage: postgres, limits: options.auth.sessions, clock: options.auth.clock)
+        }
         let app = try make(options: options, store: storage.storage, logger: logger, onRunning: onRunning)
         return storage.services + credentialServices + [app, GatewayLinkCloser(registry: options.registry, feed: options.feed, logger: logger)]
     }
@@ -192,7 +196,7 @@ public enum ServerApplication {
                 }
             case "/live":
                 let client = channel.remoteAddress?.ipAddress ?? "unknown"
-                if case .refused(let reason) = authenticator.checkLive(request, client: client) {
+                if case .refused(let reason) = await authenticator.checkLive(request, client: client) {
                     logger.warning("refused /live upgrade from \(client): \(reason)")
                     return .dontUpgrade
                 }

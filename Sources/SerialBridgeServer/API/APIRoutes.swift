@@ -97,7 +97,8 @@ enum APIRoutes {
             stored = try await api.storage.gateways()
         }
         let devices = try await api.storage.devices(gateway: id)
-        return GatewayView.merge(live: live, stored: stored, devices: devices)
+        let links = try await (api.storage as? any LinkReportStore)?.links() ?? [:]
+        return GatewayView.merge(live: live, stored: stored, devices: devices, links: links)
     }
 
     /// Newest readings (no range), or a time range answered raw or downsampled.

@@ -16,8 +16,12 @@ struct GatewayView: Sendable, Hashable {
     /// The server instance holding its connection (clustered servers only).
     var instance: String? = nil
 
-    /// Every gateway either side knows, by id.
-    static func merge(live: [GatewayRegistry.Status], stored: [StoredGateway], devices: [DeviceSummary]) -> [GatewayView] {
+    /// Every gateway either side knows, by id. `links` are stored link reports (PostgreSQL), shown
+    /// for a gateway the cluster lists when newer than this instance's own (it is connected to
+    /// another instance, or was here before).
+    static func merge(
+        live: [GatewayRegistry.Status], stored: [StoredGateway], devices: [DeviceSummary], links: [String: LinkReport] = [:]
+    ) -> [GatewayView] {
         let liveByID = Dictionary(live.map { ($0.gateway, $0) }, uniquingKeysWith: { first, _ in first })
         let storedByID = Dictionary(stored.map { ($0.gateway, $0) }, uniquingKeysWith: { first, _ in first })
         var deviceCounts: [String: Int] = [:]
@@ -29,8 +33,13 @@ struct GatewayView: Sendable, Hashable {
             let seen = [record?.lastSeen, status?.connectedAt].compactMap { $0 }.max()
             return GatewayView(
                 id: id, online: status?.online ?? false, connectedAt: status?.connectedAt, lastSeen: seen,
-                stored: record, link: status?.link, devices: deviceCounts[id] ?? 0, instance: status?.instance
+                stored: record, link: newer(status?.link, status == nil ? nil : links[id]), devices: deviceCounts[id] ?? 0, instance: status?.instance
             )
         }
+    }
+
+    private static func newer(_ held: LinkReport?, _ stored: LinkReport?) -> LinkReport? {
+        guard let held, let stored else { return held ?? stored }
+        return stored.timestamp > held.timestamp ? stored : held
     }
 }

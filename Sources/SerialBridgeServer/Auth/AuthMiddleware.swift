@@ -43,10 +43,10 @@ public struct AuthMiddleware: RouterMiddleware {
         let sessionID = request.cookies[ServerAuthenticator.cookieName]?.value
         if Self.isPublic(path) {
             // Public routes may still want to know who is logged in (the login page does).
-            context.auth = authenticator.session(sessionID)
+            context.auth = await authenticator.session(sessionID)
             return try await next(request, context)
         }
-        switch authenticator.identify(authorization: request.headers[.authorization], sessionID: sessionID, client: context.clientAddress) {
+        switch await authenticator.identify(authorization: request.headers[.authorization], sessionID: sessionID, client: context.clientAddress) {
         case .throttled(let wait):
             return AuthResponse.json(
                 .tooManyRequests, error: "too many failed logins from this address",

@@ -13,6 +13,9 @@ public struct AuthOptions: Sendable {
     public var usersFromDatabase = false
     /// The database's users, put here by ``ServerApplication`` when ``usersFromDatabase`` is set.
     var databaseUsers: UserDirectory?
+    /// Sessions shared through the PostgreSQL database, put here by ``ServerApplication`` whenever
+    /// the server runs on PostgreSQL; nil keeps them in memory (``SessionTable``).
+    var databaseSessions: (any SessionStore)?
     /// The admin token (`--admin-token-file` or `SERIALBRIDGE_ADMIN_TOKEN`).
     public var adminToken: AdminToken?
     /// Origins allowed besides the same origin, e.g. `https://dashboard.example.org`.

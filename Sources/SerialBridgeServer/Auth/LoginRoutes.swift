@@ -52,12 +52,15 @@ enum LoginRoutes {
                 var response = form ? page(.tooManyRequests, error: message, next: next) : AuthResponse.json(.tooManyRequests, error: message)
                 response.headers[.retryAfter] = "\(seconds)"
                 return response
+            case .unavailable:
+                let message = "cannot log in right now: the session store is unreachable; try again shortly"
+                return form ? page(.serviceUnavailable, error: message, next: next) : AuthResponse.json(.serviceUnavailable, error: message)
             case .disabled:
                 return AuthResponse.json(.notFound, error: "login is off: this server has no users and no admin token (it listens on loopback only)")
             }
         }
         router.post("/logout") { request, _ in
-            if let id = request.cookies[ServerAuthenticator.cookieName]?.value { authenticator.sessions.remove(id) }
+            if let id = request.cookies[ServerAuthenticator.cookieName]?.value { await authenticator.sessions.remove(String(id)) }
             let cookie: HTTPFields = [.setCookie: authenticator.expiredCookie]
             if isForm(request) || (request.headers[.accept]?.contains("text/html") ?? false) {
                 return AuthResponse.redirect(to: "/login", headers: cookie)

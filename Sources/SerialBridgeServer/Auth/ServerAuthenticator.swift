@@ -21,8 +21,8 @@ public final class ServerAuthenticator: Sendable {
     public let mode: Mode
     /// Who may open `/live` and send cookie-authenticated writes.
     public let origins: OriginPolicy
-    /// Logged-in browsers.
-    public let sessions: SessionTable
+    /// Logged-in browsers: in memory, or in PostgreSQL shared by every instance.
+    public let sessions: any SessionStore
     let users: UserDirectory?
     private let adminToken: AdminToken?
     private let secureCookies: Bool
@@ -63,7 +63,7 @@ public final class ServerAuthenticator: Sendable {
         self.users = users
         adminToken = options.adminToken
         origins = try OriginPolicy(allowedOrigins: options.allowedOrigins)
-        sessions = SessionTable(limits: options.sessions, clock: options.clock)
+        sessions = options.databaseSessions ?? SessionTable(limits: options.sessions, clock: options.clock)
         sessionLifetime = options.sessions.lifetime
         secureCookies = tls || options.secureCookies
         throttle = Mutex(options.throttle)
@@ -87,7 +87,7 @@ public final class ServerAuthenticator: Sendable {
 
     /// Who the `Authorization` header or the session cookie names. A bearer token is checked first;
     /// a wrong one counts as a failed login for `client`.
-    public func identify(authorization: String?, sessionID: String?, client: String) -> Credentials {
+    public func identify(authorization: String?, sessionID: String?, client: String) async -> Credentials {
         if let authorization, authorization.hasPrefix("Bearer ") {
             let presented = authorization.dropFirst("Bearer ".count).trimmingPrefix(while: { $0 == " " })
             let now = clock.now()
@@ -99,15 +99,15 @@ public final class ServerAuthenticator: Sendable {
             logger.warning("refused a bearer token from \(client): not the admin token")
             return .badBearer
         }
-        return session(sessionID).map(Credentials.identity) ?? .none
+        return await session(sessionID).map(Credentials.identity) ?? .none
     }
 
     /// The identity of a live session, nil when there is none. A session whose user was removed
     /// from the users file ends here.
-    public func session(_ id: String?) -> AuthIdentity? {
-        guard let id, let user = sessions.user(for: id) else { return nil }
+    public func session(_ id: String?) async -> AuthIdentity? {
+        guard let id, let user = await sessions.user(for: id) else { return nil }
         if user != AuthIdentity.adminTokenUser, users?.contains(user, logger: logger) != true {
-            sessions.removeAll(of: user)
+            await sessions.removeAll(of: user)
             return nil
         }
         return AuthIdentity(user: user, method: .session)
@@ -136,6 +136,8 @@ public final class ServerAuthenticator: Sendable {
         case throttled(Duration)
         /// Login is off (open server).
         case disabled
+        /// The credentials were right but the session could not be recorded (database unreachable).
+        case unavailable
     }
 
     /// Checks a name and password and starts a session. With an admin token configured, an empty
@@ -157,8 +159,14 @@ public final class ServerAuthenticator: Sendable {
             logger.warning("failed login for user \"\(user)\" from \(client)")
             return .refused
         }
-        logger.info("user \"\(accepted)\" logged in from \(client)")
-        return .success(sessionID: sessions.create(user: accepted), user: accepted)
+        do {
+            let sessionID = try await sessions.create(user: accepted)
+            logger.info("user \"\(accepted)\" logged in from \(client)")
+            return .success(sessionID: sessionID, user: accepted)
+        } catch {
+            logger.error("user \"\(accepted)\" could not log in from \(client): the session was not recorded: \(error)")
+            return .unavailable
+        }
     }
 
     /// The `Set-Cookie` value that carries a new session.
@@ -182,7 +190,7 @@ public final class ServerAuthenticator: Sendable {
     /// Checks a dashboard's WebSocket upgrade before it happens: the `Origin` (always), then, when
     /// login is on, a session cookie or the admin bearer token (browsers cannot set headers on a
     /// WebSocket, so the cookie is how they authenticate).
-    public func checkLive(_ request: HTTPRequest, client: String) -> LiveAccess {
+    public func checkLive(_ request: HTTPRequest, client: String) async -> LiveAccess {
         let host = request.authority ?? request.headerFields[HTTPField.Name("Host")!]
         let origin = request.headerFields[.origin]
         if case .refused(let why) = origins.check(origin: origin, host: host) { return .refused(reason: why) }
@@ -194,7 +202,7 @@ public final class ServerAuthenticator: Sendable {
             return .allowed(.open)
         case .loginRequired:
             let sessionID = Self.sessionID(cookieHeaders: request.headerFields[values: .cookie])
-            switch identify(authorization: request.headerFields[.authorization], sessionID: sessionID, client: client) {
+            switch await identify(authorization: request.headerFields[.authorization], sessionID: sessionID, client: client) {
             case .identity(let identity): return .allowed(identity)
             case .badBearer: return .refused(reason: "the bearer token is not the admin token")
             case .throttled: return .refused(reason: "too many failed logins from this address")

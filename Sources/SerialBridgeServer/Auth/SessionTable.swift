@@ -3,7 +3,7 @@ import Synchronization
 /// Logged-in browsers: random 256-bit session ids, each with an idle and an absolute expiry.
 ///
 /// Kept in memory only: a server restart logs everyone out (the dashboard then shows the login
-/// page). Ids are stored by their SHA-256, so the table's lookups time nothing an attacker controls.
+/// page). Used with SQLite; on PostgreSQL sessions are shared (``PostgresSessions``). Ids are stored by their SHA-256, so the table's lookups time nothing an attacker controls.
 public final class SessionTable: Sendable {
     /// How long sessions last and how many are kept.
     public struct Limits: Sendable {
@@ -55,7 +55,7 @@ public final class SessionTable: Sendable {
 
     /// The user of a live session, renewing its idle time; nil for an unknown or expired id (an
     /// expired one is forgotten).
-    public func user(for id: some StringProtocol) -> String? {
+    public func user(for id: String) -> String? {
         let key = Secret.sha256(id)
         let now = clock.now()
         return sessions.withLock { sessions in
@@ -71,7 +71,7 @@ public final class SessionTable: Sendable {
     }
 
     /// Ends a session (logout).
-    public func remove(_ id: some StringProtocol) {
+    public func remove(_ id: String) {
         _ = sessions.withLock { $0.removeValue(forKey: Secret.sha256(id)) }
     }
 

@@ -194,6 +194,39 @@ enum PostgresSchema {
             FOR EACH STATEMENT EXECUTE FUNCTION bump_user_revision()
             """,
         ]),
+        // Dashboard sessions shared by every instance (PostgresSessions): only the SHA-256 of the
+        // cookie value, with the database's clock for idle and absolute expiry.
+        Migration(version: 3, name: "dashboard-sessions", statements: [
+            """
+            CREATE TABLE dashboard_sessions (
+                hash bytea PRIMARY KEY CHECK (length(hash) = 32),
+                user_name text NOT NULL,
+                created timestamptz NOT NULL DEFAULT now(),
+                last_seen timestamptz NOT NULL DEFAULT now()
+            )
+            """,
+            "CREATE INDEX dashboard_sessions_user ON dashboard_sessions (user_name)",
+        ]),
+        // Each gateway's latest link report, so that every instance shows it (PostgresStorage+Links).
+        Migration(version: 4, name: "gateway-links", statements: [
+            """
+            CREATE TABLE gateway_links (
+                gateway text PRIMARY KEY,
+                ts bigint NOT NULL,
+                rtt_last_ms bigint,
+                rtt_mean_ms double precision,
+                rtt_p99_ms bigint,
+                missed_beats bigint NOT NULL,
+                ending_causes text[] NOT NULL,
+                ending_counts bigint[] NOT NULL,
+                messages_out bigint NOT NULL,
+                bytes_out bigint NOT NULL,
+                messages_in bigint NOT NULL,
+                bytes_in bigint NOT NULL,
+                queue_depth bigint NOT NULL
+            )
+            """,
+        ]),
     ]
 
     /// The table of a resolution's rollups (a fixed name, never from input).
