@@ -56,8 +56,10 @@ final class PostgresTestCluster: Sendable {
 
     private init() throws {
         guard Self.isInstalled else { throw PostgresTestClusterError.notInstalled }
+        Self.stopOrphans()
         let base = FileManager.default.temporaryDirectory.appendingPathComponent("sbpg-\(UUID().uuidString)").path
         try FileManager.default.createDirectory(atPath: base, withIntermediateDirectories: true)
+        try String(getpid()).write(toFile: base + "/owner", atomically: true, encoding: .utf8)
         directory = base
         port = freePort()
         // initdb and pg_ctl refuse to run as root: the cluster belongs to the postgres user.
@@ -99,6 +101,21 @@ final class PostgresTestCluster: Sendable {
     /// Stops the postmaster and removes the cluster; called by `atexit`, so it must not throw.
     private static func stopAtExit() {
         guard let base = stopOnExit.withLock({ $0 }) else { return }
+        stop(base)
+    }
+
+    /// A test process killed outright never runs `atexit`: stop the clusters of owners that are gone.
+    private static func stopOrphans() {
+        let temporary = FileManager.default.temporaryDirectory.path
+        for name in (try? FileManager.default.contentsOfDirectory(atPath: temporary)) ?? [] where name.hasPrefix("sbpg-") {
+            let base = temporary + "/" + name
+            guard let owner = try? String(contentsOfFile: base + "/owner", encoding: .utf8), let pid = pid_t(owner.trimmingCharacters(in: .whitespacesAndNewlines)),
+                  kill(pid, 0) != 0, errno == ESRCH else { continue }
+            stop(base)
+        }
+    }
+
+    private static func stop(_ base: String) {
         let stop = [binaries + "/pg_ctl", "-D", base + "/data", "-m", "immediate", "-w", "stop"]
         _ = try? runCommand(getuid() == 0 ? ["runuser", "-u", "postgres", "--"] + stop : stop)
         try? FileManager.default.removeItem(atPath: base)
