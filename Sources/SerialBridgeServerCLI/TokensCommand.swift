@@ -16,14 +16,10 @@ struct Tokens: AsyncParsableCommand {
         @Argument(help: "Gateway id (the gatewayId of its config).")
         var gateway: String
 
-        @Option(name: .long, help: "Token file (SQLite, one server).")
-        var tokens: String?
-
-        @Option(name: .long, help: "PostgreSQL database URL shared by the instances (default SERIALBRIDGE_DATABASE when no --tokens).")
-        var database: String?
+        @OptionGroup var store: TokensStore
 
         func run() async throws {
-            let target = try CredentialTarget.resolve(file: tokens, database: database, fileFlag: "--tokens")
+            let target = try store.target()
             let (token, entry) = try await fail { () async throws(ServerConfigError) in
                 switch target {
                 case .file(let file): try GatewayTokenCommands.add(gateway: gateway, file: file)
@@ -38,14 +34,10 @@ struct Tokens: AsyncParsableCommand {
     struct List: AsyncParsableCommand {
         static let configuration = CommandConfiguration(abstract: "List tokens: gateway, created, fingerprint, revoked (never the tokens).")
 
-        @Option(name: .long, help: "Token file (SQLite, one server).")
-        var tokens: String?
-
-        @Option(name: .long, help: "PostgreSQL database URL shared by the instances (default SERIALBRIDGE_DATABASE when no --tokens).")
-        var database: String?
+        @OptionGroup var store: TokensStore
 
         func run() async throws {
-            let target = try CredentialTarget.resolve(file: tokens, database: database, fileFlag: "--tokens")
+            let target = try store.target()
             let entries = try await fail { () async throws(ServerConfigError) in
                 switch target {
                 case .file(let file): try GatewayTokenCommands.list(file: file)
@@ -72,14 +64,10 @@ struct Tokens: AsyncParsableCommand {
         @Option(name: .long, help: "Revoke only the token with this fingerprint (from `tokens list`).")
         var fingerprint: String?
 
-        @Option(name: .long, help: "Token file (SQLite, one server).")
-        var tokens: String?
-
-        @Option(name: .long, help: "PostgreSQL database URL shared by the instances (default SERIALBRIDGE_DATABASE when no --tokens).")
-        var database: String?
+        @OptionGroup var store: TokensStore
 
         func run() async throws {
-            let target = try CredentialTarget.resolve(file: tokens, database: database, fileFlag: "--tokens")
+            let target = try store.target()
             let revoked = try await fail { () async throws(ServerConfigError) in
                 switch target {
                 case .file(let file): try GatewayTokenCommands.revoke(gateway: gateway, fingerprint: fingerprint, file: file)
@@ -136,5 +124,19 @@ func fail<T>(_ body: () throws(ServerConfigError) -> T) throws -> T {
 extension String {
     func padding(_ width: Int) -> String {
         count >= width ? self : self + String(repeating: " ", count: width - count)
+    }
+}
+
+/// Where the `tokens` subcommands read and write: `--tokens FILE`, or `--database URL` (default
+/// `SERIALBRIDGE_DATABASE`) for the instances that share PostgreSQL.
+struct TokensStore: ParsableArguments {
+    @Option(name: .long, help: "Token file (SQLite, one server).")
+    var tokens: String?
+
+    @Option(name: .long, help: "PostgreSQL database URL shared by the instances (default SERIALBRIDGE_DATABASE when no --tokens).")
+    var database: String?
+
+    func target() throws -> CredentialTarget {
+        try CredentialTarget.resolve(file: tokens, database: database, fileFlag: "--tokens")
     }
 }

@@ -16,11 +16,7 @@ struct Users: AsyncParsableCommand {
         @Argument(help: "User name.")
         var name: String
 
-        @Option(name: .long, help: "Users file (created if missing).")
-        var users: String?
-
-        @Option(name: .long, help: "PostgreSQL database URL shared by the instances (default SERIALBRIDGE_DATABASE when no --users).")
-        var database: String?
+        @OptionGroup var store: UsersStore
 
         @Flag(name: .long, help: "Set a new password for an existing user.")
         var update = false
@@ -29,7 +25,7 @@ struct Users: AsyncParsableCommand {
         var cost: UInt8 = UserCommands.defaultCost
 
         func run() async throws {
-            let target = try CredentialTarget.resolve(file: users, database: database, fileFlag: "--users")
+            let target = try store.target()
             let password: String
             do {
                 password = try PasswordPrompt.read(for: name)
@@ -53,14 +49,10 @@ struct Users: AsyncParsableCommand {
         @Argument(help: "User name.")
         var name: String
 
-        @Option(name: .long, help: "Users file.")
-        var users: String?
-
-        @Option(name: .long, help: "PostgreSQL database URL shared by the instances (default SERIALBRIDGE_DATABASE when no --users).")
-        var database: String?
+        @OptionGroup var store: UsersStore
 
         func run() async throws {
-            let target = try CredentialTarget.resolve(file: users, database: database, fileFlag: "--users")
+            let target = try store.target()
             try await fail { () async throws(ServerConfigError) in
                 switch target {
                 case .file(let file): try UserCommands.remove(name: name, file: file)
@@ -74,14 +66,10 @@ struct Users: AsyncParsableCommand {
     struct List: AsyncParsableCommand {
         static let configuration = CommandConfiguration(abstract: "List user names.")
 
-        @Option(name: .long, help: "Users file.")
-        var users: String?
-
-        @Option(name: .long, help: "PostgreSQL database URL shared by the instances (default SERIALBRIDGE_DATABASE when no --users).")
-        var database: String?
+        @OptionGroup var store: UsersStore
 
         func run() async throws {
-            let target = try CredentialTarget.resolve(file: users, database: database, fileFlag: "--users")
+            let target = try store.target()
             let names = try await fail { () async throws(ServerConfigError) in
                 switch target {
                 case .file(let file): try UserCommands.list(file: file)
@@ -108,5 +96,19 @@ struct Users: AsyncParsableCommand {
             let copied = try await fail { () async throws(ServerConfigError) in try await PostgresCredentialCommands.importUsers(file: from, database: url) }
             print("copied \(copied.count) user(s) from \(from) into the database" + (copied.isEmpty ? "" : ": " + copied.joined(separator: ", ")))
         }
+    }
+}
+
+/// Where the `users` subcommands read and write: `--users FILE`, or `--database URL` (default
+/// `SERIALBRIDGE_DATABASE`) for the instances that share PostgreSQL.
+struct UsersStore: ParsableArguments {
+    @Option(name: .long, help: "Users file (created if missing).")
+    var users: String?
+
+    @Option(name: .long, help: "PostgreSQL database URL shared by the instances (default SERIALBRIDGE_DATABASE when no --users).")
+    var database: String?
+
+    func target() throws -> CredentialTarget {
+        try CredentialTarget.resolve(file: users, database: database, fileFlag: "--users")
     }
 }
