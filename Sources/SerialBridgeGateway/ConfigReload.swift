@@ -32,6 +32,7 @@ struct ConfigReload {
         ("uplink.maxConnectionAgeMs", { $0.maxConnectionAge != $1.maxConnectionAge }),
         ("uplink.missedHeartbeats", { $0.missedHeartbeats != $1.missedHeartbeats }),
         ("uplink.connectTimeoutMs", { $0.connectTimeout != $1.connectTimeout }),
+        ("uplink.lingerMs", { $0.linger != $1.linger }),
         ("stateDirectory", { $0.stateDirectory != $1.stateDirectory }),
         ("spool", { $0.spool != $1.spool }),
         ("metrics.listen", { $0.metricsListen != $1.metricsListen }),

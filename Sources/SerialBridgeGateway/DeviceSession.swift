@@ -94,92 +94,45 @@ public struct DeviceSession: Sendable {
         )
     }
 
-    /// Reads until the port ends; publishes `totals` plus this connection's counters to `slot`
-    /// after every read.
+    /// Reads until the port ends, on the channel's event loop (``DeviceStreamHandler``);
+    /// publishes `totals` plus this connection's counters to `slot` after every read cycle.
     private func read(_ port: SerialPort, totals: SessionTotals, slot: DeviceCounterBoard.Slot?) async -> (ParserCounters, String) {
-        var parser = DeviceParser(spec: profile.parsing)
+        let parser = DeviceParser(spec: profile.parsing)
         let encoder = ReadingEncoder(
             gateway: queue.gateway, device: device, profile: profile.name,
             fields: parser.outputFields.map { ($0.name, $0.unit) }, format: format
         )
+        let loop = MultiThreadedEventLoopGroup.singleton.next()
+        let finished = loop.makePromise(of: DeviceStreamHandler.Outcome.self)
+        let (queue, device, tap, logger) = (self.queue, self.device, self.tap, self.logger)
+        let interval = profile.parsing.framing.idleFlushInterval
+        let channel: any Channel
         do {
-            let channel = try await port.asyncChannel()
-            try await channel.executeThenClose { inbound, _ in
-                var drafts: [ReadingDraft] = []
-                func parse(_ bytes: UnsafeRawBufferPointer?, at monotonic: UInt64) {
-                    let now = Timestamp.nowMilliseconds()
-                    let onReading: (ParsedReading) -> Void = { reading in
-                        drafts.append(ReadingDraft(
-                            encoder: encoder, timestamp: now,
-                            values: reading.values.map { $0.map(WireValue.init) }, outOfRange: reading.outOfRange
-                        ))
-                    }
-                    let onRejection: (Rejection) -> Void = { rejection in
-                        logger.debug("\(rejection.stage.rawValue) rejected bytes at offset \(rejection.offset): \(rejection.message)")
-                    }
-                    if let bytes {
-                        tap?.offer(device, .rx, bytes)
-                        parser.feed(bytes, at: monotonic, onReading: onReading, onRejection: onRejection)
-                    } else {
-                        parser.flush(at: monotonic, onReading: onReading, onRejection: onRejection)
-                    }
-                    queue.enqueue(drafts)
-                    drafts.removeAll(keepingCapacity: true)
-                    slot?.publish(DeviceCounterBoard.Counts(totals: totals, current: parser.counters, open: true))
-                }
-                // A step is one buffer (or tick) read, parsed and appended; `parse` ends it by
-                // publishing the counters. Marking its start is one atomic store (the watchdog's
-                // view of a stuck session); the stall seam is nil outside tests.
-                func enter() async -> UInt64 {
-                    let now = Self.monotonicNanoseconds()
-                    slot?.entering(at: now)
-                    if let stall = slot?.stall { await stall(device) }
-                    return now
-                }
-                guard let interval = profile.parsing.framing.idleFlushInterval else {
-                    for try await buffer in inbound {
-                        let now = await enter()
-                        buffer.withUnsafeReadableBytes { parse($0, at: now) }
-                    }
-                    return
-                }
-                // Silence ends frames: merge the reads with a ticker that lets the framer flush.
-                let (events, continuation) = AsyncStream<ByteBuffer?>.makeStream()
-                await withTaskGroup(of: Void.self) { group in
-                    group.addTask {
-                        // A read error ends the stream like end of file: the session then reopens.
-                        defer { continuation.finish() }
-                        do {
-                            for try await buffer in inbound { continuation.yield(buffer) }
-                        } catch {}
-                    }
-                    group.addTask {
-                        while !Task.isCancelled {
-                            try? await Task.sleep(for: interval)
-                            continuation.yield(nil)
-                        }
-                    }
-                    for await event in events {
-                        let now = await enter()
-                        if let buffer = event {
-                            buffer.withUnsafeReadableBytes { parse($0, at: now) }
-                        } else {
-                            parse(nil, at: now)
-                        }
-                    }
-                    group.cancelAll()
-                }
+            channel = try await port.channel(on: loop) {
+                DeviceStreamHandler(
+                    parser: parser, encoder: encoder, queue: queue, device: device, tap: tap, slot: slot, totals: totals,
+                    logger: logger, finished: finished, idleFlushInterval: interval
+                )
             }
-        } catch is CancellationError {
-            return (parser.counters, "cancelled")
         } catch {
+            finished.fail(error)
             if !Task.isCancelled { logger.warning("read from \(path) ended: \(error)") }
-            let counters = parser.counters
-            return (counters, "read error: \(error)")
+            return (ParserCounters(), "read error: \(error)")
         }
-        let counters = parser.counters
-        logger.info("session ended: \(counters.framer.bytes) bytes, \(counters.readings) readings, \(counters.decodeErrors) decode errors, \(counters.checksumErrors) checksum errors, \(counters.framingErrors) framing errors")
-        return (counters, "end of data")
+        let outcome = await withTaskCancellationHandler {
+            try? await finished.futureResult.get()
+        } onCancel: {
+            channel.close(promise: nil)
+        }
+        let counters = outcome?.counters ?? ParserCounters()
+        if Task.isCancelled { return (counters, "cancelled") }
+        let ending = outcome?.ending ?? "end of data"
+        if ending != "end of data" {
+            logger.warning("read from \(path) ended: \(ending)")
+        } else {
+            logger.info("session ended: \(counters.framer.bytes) bytes, \(counters.readings) readings, \(counters.decodeErrors) decode errors, \(counters.checksumErrors) checksum errors, \(counters.framingErrors) framing errors")
+        }
+        return (counters, ending)
     }
 
     static func monotonicNanoseconds() -> UInt64 {

@@ -94,7 +94,7 @@ public struct Gateway: Sendable {
                 software: Self.softwareVersion, backoff: config.backoff,
                 connectTimeout: config.connectTimeout, drainTimeout: config.drainTimeout,
                 transport: transport, fallbackURLs: config.fallbackURLs, maxConnectionAge: config.maxConnectionAge,
-                allowedMissedBeats: config.missedHeartbeats, clock: clock
+                allowedMissedBeats: config.missedHeartbeats, linger: config.linger, clock: clock
             ),
             queue: queue, logger: logger
         )

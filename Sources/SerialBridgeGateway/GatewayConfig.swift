@@ -72,6 +72,8 @@ public struct GatewayConfig: Sendable {
     public var missedHeartbeats: Int = 3
     /// The connect deadline: from dialling to the server's `welcome` (`uplink.connectTimeoutMs`).
     public var connectTimeout: Duration = .seconds(30)
+    /// Under a steady stream, the least time between two reading messages (`uplink.lingerMs`).
+    public var linger: Duration = Uplink.Configuration.defaultLinger
     /// Where `/metrics` and `/healthz` are served (`metrics.listen`); nil: not at all.
     public var metricsListen: MetricsListen? = .default
     /// File holding the bearer token (absolute after loading).
@@ -139,10 +141,12 @@ public struct GatewayConfig: Sendable {
         var maxConnectionAge: Duration?
         var missedHeartbeats = 3
         var connectTimeoutMs = 30_000
+        var lingerMs: Int?
         if var link = root.object("uplink") {
             if let milliseconds = link.integer("maxConnectionAgeMs", in: 100...604_800_000) { maxConnectionAge = .milliseconds(milliseconds) }
             missedHeartbeats = link.integer("missedHeartbeats", in: 1...10) ?? 3
             connectTimeoutMs = link.integer("connectTimeoutMs", in: 100...600_000) ?? 30_000
+            lingerMs = link.integer("lingerMs", in: 0...1_000)
             root.absorb(link)
         }
         var uplink = UplinkOptions()
@@ -268,6 +272,7 @@ public struct GatewayConfig: Sendable {
         config.maxConnectionAge = maxConnectionAge
         config.missedHeartbeats = missedHeartbeats
         config.connectTimeout = .milliseconds(connectTimeoutMs)
+        if let lingerMs { config.linger = .milliseconds(lingerMs) }
         config.metricsListen = metricsListen
         config.logFormat = overrides.logFormat ?? logFormat ?? .auto
         config.profileFoldersOrigin = profileFoldersOrigin

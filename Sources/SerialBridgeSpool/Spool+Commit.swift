@@ -98,7 +98,8 @@ extension Spool {
         if failure != 0 {
             logger.error("spool: fsync failed (\(Posix.message(failure))): frames after \(status.committed.map { "\($0)" } ?? "none") may not survive a power loss")
         }
-        writeStatus(minimumInterval: .milliseconds(100))
+        // Housekeeping writes it every second anyway; after a commit only when that is late.
+        writeStatus(minimumInterval: .seconds(1))
         reschedule()
         return true
     }

@@ -35,6 +35,23 @@ struct ConnectionWatch: Sendable, Equatable {
         self.settleTimeout = settleTimeout
     }
 
+    /// While a drain or a rollover waits for acknowledgements: how often to look.
+    static let busyTick: Duration = .milliseconds(20)
+    /// Otherwise: the longest wait between looks. A drain starting meanwhile is seen this late at most.
+    static let quietTick: Duration = .milliseconds(250)
+
+    /// How long the watchdog may sleep before the next ``check(now:up:drainDeadline:depth:settled:)``:
+    /// often while a drain or a rollover waits for acknowledgements (`busy`), else until the next
+    /// deadline (the connect deadline, the connection's maximum age) but at most ``quietTick``, so that
+    /// an idle link costs four wake-ups a second, not fifty.
+    func nextTick(now: Duration, busy: Bool) -> Duration {
+        guard !busy else { return Self.busyTick }
+        var next = now + Self.quietTick
+        if now < welcomeDeadline { next = min(next, welcomeDeadline) }
+        if let maxAge, now < openedAt + maxAge { next = min(next, openedAt + maxAge) }
+        return max(.milliseconds(1), next - now)
+    }
+
     /// Decides at `now`. `depth` (frames unacknowledged) is only read while draining, `settled`
     /// (all frames sent on this connection acknowledged) only during a rollover.
     mutating func check(

@@ -50,6 +50,14 @@ public final class Uplink: Service, Sendable {
         public var drainTimeout: Duration
         /// Readings per write batch.
         public var batchSize: Int
+        /// After a reading message, how long the sender waits before taking the next batch from
+        /// the queue, unless the batch it sent was full: under a steady stream readings go out
+        /// together every `linger` (one message, one ack, one deflate) instead of one by one,
+        /// while a reading that finds the link idle still goes at once. Zero: never wait.
+        /// Real time, not ``clock``: it paces writes and decides nothing.
+        public var linger: Duration
+        /// The default ``linger``: 10 ms.
+        public static let defaultLinger: Duration = .milliseconds(10)
         /// Proxy, TLS for wss:// (system trust store by default) and compression.
         public var transport: UplinkTransport
         /// A connection this old is replaced by a fresh one (nil: never), before a cloud front end
@@ -66,8 +74,9 @@ public final class Uplink: Service, Sendable {
             connectTimeout: Duration = .seconds(30), drainTimeout: Duration = .seconds(10),
             batchSize: Int = 256, transport: UplinkTransport = UplinkTransport(),
             fallbackURLs: [ServerURL] = [], maxConnectionAge: Duration? = nil, allowedMissedBeats: Int = 3,
-            rolloverTimeout: Duration = .seconds(10), clock: UplinkClock = .continuous
+            linger: Duration = defaultLinger, rolloverTimeout: Duration = .seconds(10), clock: UplinkClock = .continuous
         ) {
+            self.linger = max(.zero, linger)
             self.urls = [url] + fallbackURLs
             self.maxConnectionAge = maxConnectionAge
             self.allowedMissedBeats = max(1, allowedMissedBeats)
@@ -458,6 +467,11 @@ public final class Uplink: Service, Sendable {
                     }
                     if let last = batch.last?.id { self.shared.withLock { $0.lastWritten = last } }
                     if self.shared.withLock({ $0.rolling }) { break }
+                    // A full batch means more is waiting: no pause. Otherwise let the next readings
+                    // gather (they are in the spool already, so nothing waits on this but the send).
+                    if batch.count < self.configuration.batchSize, self.configuration.linger > .zero {
+                        try await Task.sleep(for: self.configuration.linger)
+                    }
                 }
                 // Rolling over to a fresh connection: send nothing more on this one.
                 while !Task.isCancelled {
@@ -508,7 +522,8 @@ public final class Uplink: Service, Sendable {
                 // Watchdog: the connect deadline, the connection's age, a finished drain.
                 var watch = deadlines
                 while !Task.isCancelled {
-                    try await clock.sleep(for: .milliseconds(20))
+                    let (rolling, draining) = self.shared.withLock { ($0.rolling, $0.drainDeadline != nil) }
+                    try await clock.sleep(for: watch.nextTick(now: clock.now, busy: rolling || draining))
                     let (up, deadline) = self.shared.withLock { ($0.state == .up, $0.drainDeadline) }
                     let action = watch.check(
                         now: clock.now, up: up, drainDeadline: deadline,

@@ -1,0 +1,200 @@
+import Logging
+import NIOCore
+import SerialBridgeParsing
+import SerialBridgeProtocol
+import SerialBridgeUplink
+
+/// Reads a streaming device on its channel's event loop: each buffer is framed, decoded and
+/// encoded where it was read, and the readings of one read cycle are appended to the outbound
+/// queue in one batch. No task hop and no thread wake-up per read: at low rates, where every
+/// line arrives in a read of its own, the hop to a task cost more than everything else a reading
+/// takes.
+///
+/// A read cycle is one step for the service watchdog: marked entered at its first read and ended
+/// when its counters are published. When the channel closes, ``finished`` gets the connection's
+/// counters and why it ended.
+final class DeviceStreamHandler: ChannelInboundHandler {
+    typealias InboundIn = ByteBuffer
+
+    /// How the read of one connection ended.
+    struct Outcome: Sendable {
+        var counters: ParserCounters
+        var ending: String
+    }
+
+    private var parser: DeviceParser
+    private let encoder: ReadingEncoder
+    private let queue: OutboundQueue
+    private let device: String
+    private let tap: RawTap?
+    private let slot: DeviceCounterBoard.Slot?
+    private let totals: SessionTotals
+    private let logger: Logger
+    private let finished: EventLoopPromise<Outcome>
+    /// Silence ends frames of time-framed profiles: the framer is offered a flush this often.
+    private let idleFlushInterval: Duration?
+
+    private var drafts: [ReadingDraft] = []
+    private var inStep = false
+    private var ending: String?
+    private var ticker: RepeatedTask?
+    /// Ticks since the last read; the ticker stops after a few (the framer has flushed by then).
+    private var quietTicks = 0
+    /// Test seam (``DeviceCounterBoard/setStall(_:)``): buffers read while a step is held wait here.
+    private var held: [ByteBuffer] = []
+    private var holding = false
+    private var done = false
+
+    init(
+        parser: DeviceParser, encoder: ReadingEncoder, queue: OutboundQueue, device: String, tap: RawTap?,
+        slot: DeviceCounterBoard.Slot?, totals: SessionTotals, logger: Logger, finished: EventLoopPromise<Outcome>,
+        idleFlushInterval: Duration?
+    ) {
+        self.parser = parser
+        self.encoder = encoder
+        self.queue = queue
+        self.device = device
+        self.tap = tap
+        self.slot = slot
+        self.totals = totals
+        self.logger = logger
+        self.finished = finished
+        self.idleFlushInterval = idleFlushInterval
+    }
+
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        let buffer = unwrapInboundIn(data)
+        guard !holding else { return held.append(buffer) }
+        let now = enterStep()
+        if let stall = slot?.stall {
+            hold(buffer, stall: stall, context: context)
+            return
+        }
+        feed(buffer, at: now)
+        armTicker(context: context)
+    }
+
+    func channelReadComplete(context: ChannelHandlerContext) {
+        guard !holding else { return }
+        endStep()
+    }
+
+    func errorCaught(context: ChannelHandlerContext, error: any Error) {
+        // EIO/ENXIO: the device went away. The session reopens it.
+        if ending == nil { ending = "read error: \(error)" }
+        context.close(promise: nil)
+    }
+
+    func channelInactive(context: ChannelHandlerContext) {
+        ticker?.cancel()
+        ticker = nil
+        if !holding { endStep() }
+        finish()
+        context.fireChannelInactive()
+    }
+
+    func handlerRemoved(context: ChannelHandlerContext) {
+        // Normally channelInactive came first.
+        finish()
+    }
+
+    private func finish() {
+        guard !done else { return }
+        done = true
+        finished.succeed(Outcome(counters: parser.counters, ending: ending ?? "end of data"))
+    }
+
+    /// Marks the step entered (once per read cycle); returns the monotonic time of this read.
+    private func enterStep() -> UInt64 {
+        let now = DeviceSession.monotonicNanoseconds()
+        if !inStep {
+            inStep = true
+            slot?.entering(at: now)
+        }
+        return now
+    }
+
+    /// Appends the cycle's readings and publishes the counters, which ends the step.
+    private func endStep() {
+        guard inStep else { return }
+        inStep = false
+        if !drafts.isEmpty {
+            queue.enqueue(drafts)
+            drafts.removeAll(keepingCapacity: true)
+        }
+        slot?.publish(DeviceCounterBoard.Counts(totals: totals, current: parser.counters, open: true))
+    }
+
+    private func feed(_ buffer: ByteBuffer, at now: UInt64) {
+        quietTicks = 0
+        tap.map { tap in buffer.withUnsafeReadableBytes { tap.offer(device, .rx, $0) } }
+        parse { parser, collect in
+            buffer.withUnsafeReadableBytes { parser.feed($0, at: now, onReading: collect, onRejection: log) }
+        }
+    }
+
+    /// Runs `body` with the parser and a sink for its readings, stamped now. The drafts are moved
+    /// into a local for the call: the closures then touch no property of this class.
+    private func parse(_ body: (inout DeviceParser, (ParsedReading) -> Void) -> Void) {
+        let timestamp = Timestamp.nowMilliseconds()
+        let encoder = self.encoder
+        var drafts = self.drafts
+        self.drafts = []
+        body(&parser) { reading in
+            drafts.append(ReadingDraft(
+                encoder: encoder, timestamp: timestamp,
+                values: reading.values.map { $0.map(WireValue.init) }, outOfRange: reading.outOfRange
+            ))
+        }
+        self.drafts = drafts
+    }
+
+    private func log(_ rejection: Rejection) {
+        logger.debug("\(rejection.stage.rawValue) rejected bytes at offset \(rejection.offset): \(rejection.message)")
+    }
+
+    /// Time-framed profiles: ticks while bytes are coming, stopping three quiet ticks after the
+    /// last read (the interval is half the framer's gap, so the framer has ended its frame by then).
+    private func armTicker(context: ChannelHandlerContext) {
+        guard let interval = idleFlushInterval, ticker == nil else { return }
+        let nanoseconds = Int64(interval.components.seconds) * 1_000_000_000 + interval.components.attoseconds / 1_000_000_000
+        let bound = NIOLoopBound(self, eventLoop: context.eventLoop)
+        ticker = context.eventLoop.scheduleRepeatedTask(
+            initialDelay: .nanoseconds(nanoseconds), delay: .nanoseconds(nanoseconds)
+        ) { _ in bound.value.tick() }
+    }
+
+    private func tick() {
+        guard !holding else { return }
+        let now = enterStep()
+        parse { parser, collect in parser.flush(at: now, onReading: collect, onRejection: log) }
+        endStep()
+        quietTicks += 1
+        if quietTicks >= 3 {
+            ticker?.cancel()
+            ticker = nil
+        }
+    }
+
+    /// The test seam: the step stays entered (a wedged session, as the watchdog sees it) until
+    /// `stall` returns; what is read meanwhile waits, then everything is parsed in order.
+    private func hold(_ buffer: ByteBuffer, stall: @escaping @Sendable (String) async -> Void, context: ChannelHandlerContext) {
+        holding = true
+        held = [buffer]
+        let bound = NIOLoopBound(self, eventLoop: context.eventLoop)
+        let loop = context.eventLoop
+        let device = self.device
+        Task {
+            await stall(device)
+            loop.execute { bound.value.release() }
+        }
+    }
+
+    private func release() {
+        holding = false
+        let buffers = held
+        held = []
+        for buffer in buffers { feed(buffer, at: DeviceSession.monotonicNanoseconds()) }
+        endStep()
+    }
+}
