@@ -33,6 +33,7 @@ struct ConfigReload {
         ("uplink.missedHeartbeats", { $0.missedHeartbeats != $1.missedHeartbeats }),
         ("uplink.connectTimeoutMs", { $0.connectTimeout != $1.connectTimeout }),
         ("uplink.lingerMs", { $0.linger != $1.linger }),
+        ("readIntervalMs", { $0.readInterval != $1.readInterval }),
         ("stateDirectory", { $0.stateDirectory != $1.stateDirectory }),
         ("spool", { $0.spool != $1.spool }),
         ("metrics.listen", { $0.metricsListen != $1.metricsListen }),

@@ -23,6 +23,11 @@ public struct DeviceSession: Sendable {
     public let profile: DeviceProfile
     /// Wire encoding of its readings.
     public let format: WireFormat
+    /// While the device's reads are small, it is read at most once per interval, on a grid shared
+    /// by every session (zero: at once). See ``DeviceStreamHandler``.
+    public let readInterval: Duration
+    /// The default ``readInterval``: 20 ms.
+    public static let defaultReadInterval: Duration = .milliseconds(20)
     private let queue: OutboundQueue
     private let tap: RawTap?
     private let board: DeviceCounterBoard?
@@ -31,9 +36,10 @@ public struct DeviceSession: Sendable {
     /// Creates a session; with `counters`, it publishes its counters there.
     public init(
         device: String, path: String, profile: DeviceProfile, format: WireFormat = .json, queue: OutboundQueue,
-        tap: RawTap? = nil, counters: DeviceCounterBoard? = nil, logger: Logger
+        tap: RawTap? = nil, counters: DeviceCounterBoard? = nil, readInterval: Duration = defaultReadInterval, logger: Logger
     ) {
         self.board = counters
+        self.readInterval = readInterval
         self.device = device
         self.format = format
         self.tap = tap
@@ -106,12 +112,14 @@ public struct DeviceSession: Sendable {
         let finished = loop.makePromise(of: DeviceStreamHandler.Outcome.self)
         let (queue, device, tap, logger) = (self.queue, self.device, self.tap, self.logger)
         let interval = profile.parsing.framing.idleFlushInterval
+        // Silence ends a time-framed profile's frames: its bytes must be read as they arrive.
+        let pacing = interval == nil && readInterval > .zero ? readInterval : nil
         let channel: any Channel
         do {
             channel = try await port.channel(on: loop) {
                 DeviceStreamHandler(
                     parser: parser, encoder: encoder, queue: queue, device: device, tap: tap, slot: slot, totals: totals,
-                    logger: logger, finished: finished, idleFlushInterval: interval
+                    logger: logger, finished: finished, idleFlushInterval: interval, readInterval: pacing
                 )
             }
         } catch {

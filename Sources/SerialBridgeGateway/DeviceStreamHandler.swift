@@ -10,6 +10,13 @@ import SerialBridgeUplink
 /// line arrives in a read of its own, the hop to a task cost more than everything else a reading
 /// takes.
 ///
+/// Reads are paced (`readInterval`): after a read cycle that brought less than
+/// ``burstBytes``, the next read waits for the next tick of a grid of `readInterval` shared by
+/// every session, so that the lines of many slow devices are read in one wake-up of the event
+/// loop instead of one each, and a device's lines that arrived meanwhile in one read. A device that
+/// sent nothing by the tick is read the moment its next byte arrives; a cycle that brought a burst
+/// reads on at once (a fast line must not overrun the kernel's 4 KiB tty buffer).
+///
 /// A read cycle is one step for the service watchdog: marked entered at its first read and ended
 /// when its counters are published. When the channel closes, ``finished`` gets the connection's
 /// counters and why it ended.
@@ -44,12 +51,20 @@ final class DeviceStreamHandler: ChannelInboundHandler {
     private var held: [ByteBuffer] = []
     private var holding = false
     private var done = false
+    /// nil: read whenever bytes arrive (auto-read).
+    private let readInterval: Duration?
+    private var bytesThisCycle = 0
+    private var context: ChannelHandlerContext?
+    private var nextRead: Scheduled<Void>?
+    /// A read cycle that brings this much reads on at once.
+    static let burstBytes = 1024
 
     init(
         parser: DeviceParser, encoder: ReadingEncoder, queue: OutboundQueue, device: String, tap: RawTap?,
         slot: DeviceCounterBoard.Slot?, totals: SessionTotals, logger: Logger, finished: EventLoopPromise<Outcome>,
-        idleFlushInterval: Duration?
+        idleFlushInterval: Duration?, readInterval: Duration?
     ) {
+        self.readInterval = readInterval
         self.parser = parser
         self.encoder = encoder
         self.queue = queue
@@ -62,8 +77,20 @@ final class DeviceStreamHandler: ChannelInboundHandler {
         self.idleFlushInterval = idleFlushInterval
     }
 
+    func handlerAdded(context: ChannelHandlerContext) {
+        self.context = context
+        // Cannot fail on a pipe channel; were it to, reads would just not be paced.
+        if readInterval != nil { try? context.channel.syncOptions?.setOption(.autoRead, value: false) }
+    }
+
+    func channelActive(context: ChannelHandlerContext) {
+        if readInterval != nil { context.read() }
+        context.fireChannelActive()
+    }
+
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
         let buffer = unwrapInboundIn(data)
+        bytesThisCycle += buffer.readableBytes
         guard !holding else { return held.append(buffer) }
         let now = enterStep()
         if let stall = slot?.stall {
@@ -77,6 +104,23 @@ final class DeviceStreamHandler: ChannelInboundHandler {
     func channelReadComplete(context: ChannelHandlerContext) {
         guard !holding else { return }
         endStep()
+        scheduleRead(context: context)
+    }
+
+    /// Paced: the next read at once after a burst, else at the next tick of the shared grid.
+    private func scheduleRead(context: ChannelHandlerContext) {
+        guard let readInterval, nextRead == nil else { return }
+        let burst = bytesThisCycle >= Self.burstBytes
+        bytesThisCycle = 0
+        if burst { return context.read() }
+        let tick = UInt64(readInterval.components.seconds) * 1_000_000_000 + UInt64(readInterval.components.attoseconds / 1_000_000_000)
+        let now = NIODeadline.now().uptimeNanoseconds
+        let bound = NIOLoopBound(self, eventLoop: context.eventLoop)
+        nextRead = context.eventLoop.scheduleTask(deadline: .uptimeNanoseconds((now / tick + 1) * tick)) {
+            let handler = bound.value
+            handler.nextRead = nil
+            handler.context?.read()
+        }
     }
 
     func errorCaught(context: ChannelHandlerContext, error: any Error) {
@@ -88,6 +132,8 @@ final class DeviceStreamHandler: ChannelInboundHandler {
     func channelInactive(context: ChannelHandlerContext) {
         ticker?.cancel()
         ticker = nil
+        nextRead?.cancel()
+        nextRead = nil
         if !holding { endStep() }
         finish()
         context.fireChannelInactive()
@@ -95,6 +141,9 @@ final class DeviceStreamHandler: ChannelInboundHandler {
 
     func handlerRemoved(context: ChannelHandlerContext) {
         // Normally channelInactive came first.
+        nextRead?.cancel()
+        nextRead = nil
+        self.context = nil
         finish()
     }
 
@@ -196,5 +245,6 @@ final class DeviceStreamHandler: ChannelInboundHandler {
         held = []
         for buffer in buffers { feed(buffer, at: DeviceSession.monotonicNanoseconds()) }
         endStep()
+        if let context { scheduleRead(context: context) }
     }
 }

@@ -12,6 +12,8 @@ struct DiscoveredDevices: Service {
     let profiles: [DeviceProfile]
     let staticPaths: Set<String>
     let format: WireFormat
+    /// ``DeviceSession/readInterval`` of the sessions it starts.
+    var readInterval: Duration = DeviceSession.defaultReadInterval
     let queue: OutboundQueue
     let tap: RawTap
     let counters: DeviceCounterBoard
@@ -51,7 +53,10 @@ struct DiscoveredDevices: Service {
                             let bus = BusSession(path: path, members: [.init(device: device, profile: profile, format: format)], queue: queue, tap: tap, counters: counters, logger: logger)
                             sessions[device] = Task { await bus.run() }
                         } else {
-                            let session = DeviceSession(device: device, path: path, profile: profile, format: format, queue: queue, tap: tap, counters: counters, logger: logger)
+                            let session = DeviceSession(
+                                device: device, path: path, profile: profile, format: format, queue: queue, tap: tap, counters: counters,
+                                readInterval: readInterval, logger: logger
+                            )
                             sessions[device] = Task { await session.run() }
                         }
                     case .stop(let device):

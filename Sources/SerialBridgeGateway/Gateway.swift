@@ -235,7 +235,7 @@ public struct Gateway: Sendable {
             let paths = config.ports.map(\.path) + config.buses.map(\.path)
             let staticPaths = Set(paths.flatMap { [$0, Self.resolvedLink($0)] })
             services.append(DiscoveredDevices(
-                profiles: profiles, staticPaths: staticPaths, format: config.encoding, queue: queue, tap: tap, counters: deviceCounters, logger: logger,
+                profiles: profiles, staticPaths: staticPaths, format: config.encoding, readInterval: config.readInterval, queue: queue, tap: tap, counters: deviceCounters, logger: logger,
                 enumerated: { startup.done("discovery") }
             ))
         }

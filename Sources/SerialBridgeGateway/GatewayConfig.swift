@@ -90,6 +90,9 @@ public struct GatewayConfig: Sendable {
     public var buses: [Bus]
     /// Wire encoding of readings: JSON (default) or the compact binary records.
     public var encoding: WireFormat = .json
+    /// A streaming device is read at most this often while its reads are small (`readIntervalMs`);
+    /// zero: every byte is read the moment it arrives.
+    public var readInterval: Duration = DeviceSession.defaultReadInterval
     /// Whether devices found by udev get sessions when a profile's match rule claims them.
     public var discovery: Bool
     /// Reconnect backoff.
@@ -254,6 +257,7 @@ public struct GatewayConfig: Sendable {
         let drainMs = root.integer("drainTimeoutMs", in: 0...600_000) ?? 10_000
         let discovery = root.bool("discovery") ?? true
         let encoding = root.choice("encoding", WireFormat.self) ?? .json
+        let readIntervalMs = root.integer("readIntervalMs", in: 0...1_000)
         // The file's value is read even when overridden, so that its mistakes are reported.
         let fileLogLevel = root.choice("logLevel", LogLevelName.self)?.rawValue
         let logLevel = overrides.logLevel ?? fileLogLevel ?? "info"
@@ -273,6 +277,7 @@ public struct GatewayConfig: Sendable {
         config.missedHeartbeats = missedHeartbeats
         config.connectTimeout = .milliseconds(connectTimeoutMs)
         if let lingerMs { config.linger = .milliseconds(lingerMs) }
+        if let readIntervalMs { config.readInterval = .milliseconds(readIntervalMs) }
         config.metricsListen = metricsListen
         config.logFormat = overrides.logFormat ?? logFormat ?? .auto
         config.profileFoldersOrigin = profileFoldersOrigin

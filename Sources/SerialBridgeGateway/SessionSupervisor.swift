@@ -178,7 +178,11 @@ final class SessionSupervisor: Service, Sendable {
         switch plan.kind {
         case .stream(let device, let profileName, let format):
             guard let profile = library.profiles[profileName] else { return nil }
-            let session = DeviceSession(device: device, path: plan.path, profile: profile, format: format, queue: queue, tap: tap, counters: counters, logger: logger)
+            let readInterval = state.withLock { $0.config.readInterval }
+            let session = DeviceSession(
+                device: device, path: plan.path, profile: profile, format: format, queue: queue, tap: tap, counters: counters,
+                readInterval: readInterval, logger: logger
+            )
             return Running(plan: plan, task: Task { await session.run() }, bus: nil)
         case .bus(let members, let serial):
             let resolved = members.compactMap { member in
