@@ -26,8 +26,8 @@ public struct DeviceSession: Sendable {
     /// While the device's reads are small, it is read at most once per interval, on a grid shared
     /// by every session (zero: at once). See ``DeviceStreamHandler``.
     public let readInterval: Duration
-    /// The default ``readInterval``: 20 ms.
-    public static let defaultReadInterval: Duration = .milliseconds(20)
+    /// The default ``readInterval``: 50 ms.
+    public static let defaultReadInterval: Duration = .milliseconds(50)
     private let queue: OutboundQueue
     private let tap: RawTap?
     private let board: DeviceCounterBoard?
@@ -108,7 +108,7 @@ public struct DeviceSession: Sendable {
             gateway: queue.gateway, device: device, profile: profile.name,
             fields: parser.outputFields.map { ($0.name, $0.unit) }, format: format
         )
-        let loop = MultiThreadedEventLoopGroup.singleton.next()
+        let loop = Self.readLoop
         let finished = loop.makePromise(of: DeviceStreamHandler.Outcome.self)
         let (queue, device, tap, logger) = (self.queue, self.device, self.tap, self.logger)
         let interval = profile.parsing.framing.idleFlushInterval
@@ -142,6 +142,15 @@ public struct DeviceSession: Sendable {
         }
         return (counters, ending)
     }
+
+    /// The event loop every streaming device is read on. One loop for all: the reads of many
+    /// devices due at the same tick share one wake-up, and their appends to the outbound queue never
+    /// contend for its lock. Parsing flat out on one core (0.6–3.5 µs a reading, docs/PERFORMANCE.md)
+    /// is far above what a box's serial lines can deliver.
+    static let readLoop: any EventLoop = {
+        var loops = MultiThreadedEventLoopGroup.singleton.makeIterator()
+        return loops.next() ?? MultiThreadedEventLoopGroup.singleton.next()
+    }()
 
     static func monotonicNanoseconds() -> UInt64 {
         var now = timespec()

@@ -5,8 +5,8 @@ import SerialBridgeProtocol
 import SerialBridgeUplink
 
 /// Reads a streaming device on its channel's event loop: each buffer is framed, decoded and
-/// encoded where it was read, and the readings of one read cycle are appended to the outbound
-/// queue in one batch. No task hop and no thread wake-up per read: at low rates, where every
+/// encoded where it was read, and the readings of a turn of the loop (every device read then) are
+/// appended to the outbound queue in one batch (``AppendBatcher``). No task hop and no thread wake-up per read: at low rates, where every
 /// line arrives in a read of its own, the hop to a task cost more than everything else a reading
 /// takes.
 ///
@@ -55,7 +55,7 @@ final class DeviceStreamHandler: ChannelInboundHandler {
     private let readInterval: Duration?
     private var bytesThisCycle = 0
     private var context: ChannelHandlerContext?
-    private var nextRead: Scheduled<Void>?
+    private var readScheduled = false
     /// A read cycle that brings this much reads on at once.
     static let burstBytes = 1024
 
@@ -109,17 +109,14 @@ final class DeviceStreamHandler: ChannelInboundHandler {
 
     /// Paced: the next read at once after a burst, else at the next tick of the shared grid.
     private func scheduleRead(context: ChannelHandlerContext) {
-        guard let readInterval, nextRead == nil else { return }
+        guard let readInterval, !readScheduled else { return }
         let burst = bytesThisCycle >= Self.burstBytes
         bytesThisCycle = 0
         if burst { return context.read() }
-        let tick = UInt64(readInterval.components.seconds) * 1_000_000_000 + UInt64(readInterval.components.attoseconds / 1_000_000_000)
-        let now = NIODeadline.now().uptimeNanoseconds
-        let bound = NIOLoopBound(self, eventLoop: context.eventLoop)
-        nextRead = context.eventLoop.scheduleTask(deadline: .uptimeNanoseconds((now / tick + 1) * tick)) {
-            let handler = bound.value
-            handler.nextRead = nil
-            handler.context?.read()
+        readScheduled = true
+        ReadTicker.on(context.eventLoop).atNextTick(of: readInterval) { [self] in
+            readScheduled = false
+            self.context?.read()
         }
     }
 
@@ -132,17 +129,15 @@ final class DeviceStreamHandler: ChannelInboundHandler {
     func channelInactive(context: ChannelHandlerContext) {
         ticker?.cancel()
         ticker = nil
-        nextRead?.cancel()
-        nextRead = nil
         if !holding { endStep() }
+        // Its readings go before the `detached` event the session appends next.
+        AppendBatcher.on(context.eventLoop).flush()
         finish()
         context.fireChannelInactive()
     }
 
     func handlerRemoved(context: ChannelHandlerContext) {
         // Normally channelInactive came first.
-        nextRead?.cancel()
-        nextRead = nil
         self.context = nil
         finish()
     }
@@ -168,7 +163,11 @@ final class DeviceStreamHandler: ChannelInboundHandler {
         guard inStep else { return }
         inStep = false
         if !drafts.isEmpty {
-            queue.enqueue(drafts)
+            if let context {
+                AppendBatcher.on(context.eventLoop).add(drafts, to: queue)
+            } else {
+                queue.enqueue(drafts)
+            }
             drafts.removeAll(keepingCapacity: true)
         }
         slot?.publish(DeviceCounterBoard.Counts(totals: totals, current: parser.counters, open: true))

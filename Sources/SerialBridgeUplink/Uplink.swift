@@ -56,8 +56,8 @@ public final class Uplink: Service, Sendable {
         /// while a reading that finds the link idle still goes at once. Zero: never wait.
         /// Real time, not ``clock``: it paces writes and decides nothing.
         public var linger: Duration
-        /// The default ``linger``: 10 ms.
-        public static let defaultLinger: Duration = .milliseconds(10)
+        /// The default ``linger``: 50 ms.
+        public static let defaultLinger: Duration = .milliseconds(50)
         /// Proxy, TLS for wss:// (system trust store by default) and compression.
         public var transport: UplinkTransport
         /// A connection this old is replaced by a fresh one (nil: never), before a cloud front end

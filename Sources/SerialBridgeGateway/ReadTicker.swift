@@ -1,0 +1,45 @@
+import NIOCore
+import Synchronization
+
+/// The read grid of paced device channels on one event loop: the reads due at a tick all run
+/// from one scheduled task, in one wake-up of the loop, however many devices are waiting. Ticks
+/// fall on multiples of the interval since boot, so channels with the same interval share them.
+final class ReadTicker {
+    private var due: [UInt64: [() -> Void]] = [:]
+    private let loop: any EventLoop
+
+    private init(loop: any EventLoop) {
+        self.loop = loop
+    }
+
+    /// Runs `read` on this loop at the next tick of a grid of `interval`.
+    func atNextTick(of interval: Duration, _ read: @escaping () -> Void) {
+        let nanoseconds = Int64(interval.components.seconds) * 1_000_000_000 + interval.components.attoseconds / 1_000_000_000
+        let tick = UInt64(max(1, nanoseconds))
+        let deadline = (NIODeadline.now().uptimeNanoseconds / tick + 1) * tick
+        if due[deadline] == nil {
+            due[deadline] = [read]
+            let bound = NIOLoopBound(self, eventLoop: loop)
+            loop.scheduleTask(deadline: .uptimeNanoseconds(deadline)) { bound.value.fire(deadline) }
+        } else {
+            due[deadline]?.append(read)
+        }
+    }
+
+    private func fire(_ deadline: UInt64) {
+        for read in due.removeValue(forKey: deadline) ?? [] { read() }
+    }
+
+    /// The ticker of `loop`; call on that loop.
+    static func on(_ loop: any EventLoop) -> ReadTicker {
+        loop.preconditionInEventLoop()
+        let key = ObjectIdentifier(loop)
+        if let ticker = tickers.withLock({ $0[key] }) { return ticker.value }
+        let ticker = NIOLoopBound(ReadTicker(loop: loop), eventLoop: loop)
+        tickers.withLock { $0[key] = ticker }
+        return ticker.value
+    }
+
+    /// One ticker per loop, each touched only on its loop.
+    private static let tickers = Mutex<[ObjectIdentifier: NIOLoopBound<ReadTicker>]>([:])
+}
