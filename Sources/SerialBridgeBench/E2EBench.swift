@@ -37,7 +37,7 @@ struct E2EBench: AsyncParsableCommand {
     @Option(help: "Readings/s per device in the footprint phases.")
     var footprintRate = 10.0
 
-    @Option(help: "Phases to run (comma-separated): latency-1k, latency-10k, saturation, footprint-1, footprint-64, footprint-256.")
+    @Option(help: "Phases to run (comma-separated): latency-1k, latency-10k, saturation, sustained-105k, footprint-1, footprint-64, footprint-256.")
     var only: String?
 
     @Flag(help: "Measure the gateway only, not the Python baseline.")
@@ -66,6 +66,7 @@ struct E2EBench: AsyncParsableCommand {
             E2EPhase(name: "latency-1k", devices: devices, pace: .paced(total: 1_000), measuresLatency: true),
             E2EPhase(name: "latency-10k", devices: devices, pace: .paced(total: 10_000), measuresLatency: true),
             E2EPhase(name: "saturation", devices: devices, pace: .flatOut, measuresLatency: false),
+            E2EPhase(name: "sustained-105k", devices: devices, pace: .paced(total: 105_000), measuresLatency: true),
         ] + [1, 64, 256].map {
             E2EPhase(name: "footprint-\($0)", devices: $0, pace: .paced(total: footprintRate * Double($0)), measuresLatency: false)
         }

@@ -114,7 +114,24 @@ public struct JSONParser {
 
     private mutating func parseString() throws(Failure) -> String {
         index += 1
-        var scalars: [UInt8] = []
+        // Most strings (keys, ids, units) have no escape: made straight from the input's bytes,
+        // without a copy byte by byte.
+        let start = index
+        var end = start
+        while end < bytes.count {
+            let byte = bytes[end]
+            if byte == UInt8(ascii: "\"") || byte == UInt8(ascii: "\\") || byte < 0x20 { break }
+            end += 1
+        }
+        if end < bytes.count, bytes[end] == UInt8(ascii: "\"") {
+            index = end + 1
+            guard let string = bytes.withUnsafeBufferPointer({ String(validating: $0[start..<end], as: UTF8.self) }) else {
+                throw failure("invalid UTF-8 in string")
+            }
+            return string
+        }
+        var scalars = Array(bytes[start..<end])
+        index = end
         while index < bytes.count {
             let byte = bytes[index]
             switch byte {

@@ -3,8 +3,9 @@ import SerialBridgeJSON
 /// Encodes one device's readings fast: everything that is the same for every reading of the
 /// device (gateway, device, profile, value names, units) is encoded once, so a reading costs only
 /// its numbers. The output is byte for byte what ``MessageCodec/encode(_:)`` writes for the same
-/// reading (a test holds them to it).
-public struct ReadingEncoder: Sendable {
+/// reading (a test holds them to it). A class: every reading waiting to be numbered refers to its
+/// device's encoder, and a reference costs one count where a copy of the tables costs ten.
+public final class ReadingEncoder: Sendable {
     /// The value names and units, in order.
     public let fields: [(name: String, unit: String?)]
     /// JSON `reading` messages or binary records.

@@ -30,10 +30,17 @@ extension SQLiteStorage {
             marks[reading.gateway] = mark
             if let mark, reading.id <= mark { continue }
             let values = ReadingJSON.values(reading.values)
-            try insert.execute(arguments: [
-                reading.gateway, reading.id.epoch, reading.id.sequence, reading.device, reading.profile,
-                reading.timestamp, receivedAt, values, ReadingJSON.names(reading.outOfRange),
-            ])
+            try SQLiteStatementBinder(insert).execute(db) { bind in
+                bind.text(1, reading.gateway)
+                bind.integer(2, reading.id.epoch)
+                bind.integer(3, reading.id.sequence)
+                bind.text(4, reading.device)
+                bind.text(5, reading.profile)
+                bind.integer(6, reading.timestamp)
+                bind.integer(7, receivedAt)
+                bind.text(8, values)
+                bind.text(9, ReadingJSON.names(reading.outOfRange))
+            }
             guard db.changesCount > 0 else { continue }
             let key = DeviceKey(gateway: reading.gateway, device: reading.device)
             latest[key] = (reading, values, (latest[key]?.count ?? 0) + 1)
