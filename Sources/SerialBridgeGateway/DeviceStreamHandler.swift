@@ -10,12 +10,13 @@ import SerialBridgeUplink
 /// line arrives in a read of its own, the hop to a task cost more than everything else a reading
 /// takes.
 ///
-/// Reads are paced (`readInterval`): after a read cycle that brought less than
-/// ``burstBytes``, the next read waits for the next tick of a grid of `readInterval` shared by
-/// every session, so that the lines of many slow devices are read in one wake-up of the event
-/// loop instead of one each, and a device's lines that arrived meanwhile in one read. A device that
-/// sent nothing by the tick is read the moment its next byte arrives; a cycle that brought a burst
-/// reads on at once (a fast line must not overrun the kernel's 4 KiB tty buffer).
+/// Reads of slow devices are paced (`readInterval`): while a device has sent less than
+/// ``burstBytes`` since the current tick of a grid of `readInterval` (shared by every session),
+/// its next read waits for the next tick, so that the lines of many slow devices are read in one
+/// wake-up of the event loop instead of one each, and a device's lines that arrived meanwhile in
+/// one read. A device that sent nothing by the tick is read the moment its next byte arrives. A
+/// fast device (a burst within one interval) is read at once, every time: pacing must never hold
+/// back a line whose bytes would fill the kernel's 4 KiB tty buffer before the tick.
 ///
 /// A read cycle is one step for the service watchdog: marked entered at its first read and ended
 /// when its counters are published. When the channel closes, ``finished`` gets the connection's
@@ -54,6 +55,9 @@ final class DeviceStreamHandler: ChannelInboundHandler {
     /// nil: read whenever bytes arrive (auto-read).
     private let readInterval: Duration?
     private var bytesThisCycle = 0
+    /// Bytes read since the start of the current grid interval (`intervalIndex`).
+    private var bytesThisInterval = 0
+    private var intervalIndex: UInt64 = 0
     private var context: ChannelHandlerContext?
     private var readScheduled = false
     /// A read cycle that brings this much reads on at once.
@@ -107,12 +111,18 @@ final class DeviceStreamHandler: ChannelInboundHandler {
         scheduleRead(context: context)
     }
 
-    /// Paced: the next read at once after a burst, else at the next tick of the shared grid.
+    /// Paced: the next read at once for a fast device, else at the next tick of the shared grid.
     private func scheduleRead(context: ChannelHandlerContext) {
         guard let readInterval, !readScheduled else { return }
-        let burst = bytesThisCycle >= Self.burstBytes
+        let tick = UInt64(readInterval.components.seconds) * 1_000_000_000 + UInt64(readInterval.components.attoseconds / 1_000_000_000)
+        let index = NIODeadline.now().uptimeNanoseconds / max(1, tick)
+        if index != intervalIndex {
+            intervalIndex = index
+            bytesThisInterval = 0
+        }
+        bytesThisInterval += bytesThisCycle
         bytesThisCycle = 0
-        if burst { return context.read() }
+        if bytesThisInterval >= Self.burstBytes { return context.read() }
         readScheduled = true
         ReadTicker.on(context.eventLoop).atNextTick(of: readInterval) { [self] in
             readScheduled = false

@@ -467,9 +467,11 @@ public final class Uplink: Service, Sendable {
                     }
                     if let last = batch.last?.id { self.shared.withLock { $0.lastWritten = last } }
                     if self.shared.withLock({ $0.rolling }) { break }
-                    // A full batch means more is waiting: no pause. Otherwise let the next readings
-                    // gather (they are in the spool already, so nothing waits on this but the send).
-                    if batch.count < self.configuration.batchSize, self.configuration.linger > .zero {
+                    // A backlog (a full batch, or a batch's worth still unsent) goes on at once.
+                    // Otherwise let the next readings gather (they are in the spool already, so
+                    // nothing waits on this but the send).
+                    let batchSize = self.configuration.batchSize
+                    if self.configuration.linger > .zero, batch.count < batchSize, self.queue.spool.unsent < batchSize {
                         try await Task.sleep(for: self.configuration.linger)
                     }
                 }
