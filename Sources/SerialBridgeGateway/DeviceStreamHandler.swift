@@ -10,8 +10,8 @@ import SerialBridgeUplink
 /// line arrives in a read of its own, the hop to a task cost more than everything else a reading
 /// takes.
 ///
-/// Reads of slow devices are paced (`readInterval`): while a device has sent less than
-/// ``burstBytes`` since the current tick of a grid of `readInterval` (shared by every session),
+/// Reads of slow devices are paced (`readInterval`, ``ReadPacing``): while a device has sent less
+/// than ``ReadPacing/burstBytes`` since the current tick of a grid of `readInterval` (shared by every session),
 /// its next read waits for the next tick, so that the lines of many slow devices are read in one
 /// wake-up of the event loop instead of one each, and a device's lines that arrived meanwhile in
 /// one read. A device that sent nothing by the tick is read the moment its next byte arrives. A
@@ -55,13 +55,9 @@ final class DeviceStreamHandler: ChannelInboundHandler {
     /// nil: read whenever bytes arrive (auto-read).
     private let readInterval: Duration?
     private var bytesThisCycle = 0
-    /// Bytes read since the start of the current grid interval (`intervalIndex`).
-    private var bytesThisInterval = 0
-    private var intervalIndex: UInt64 = 0
+    private var pacing: ReadPacing?
     private var context: ChannelHandlerContext?
     private var readScheduled = false
-    /// A read cycle that brings this much reads on at once.
-    static let burstBytes = 1024
 
     init(
         parser: DeviceParser, encoder: ReadingEncoder, queue: OutboundQueue, device: String, tap: RawTap?,
@@ -69,6 +65,7 @@ final class DeviceStreamHandler: ChannelInboundHandler {
         idleFlushInterval: Duration?, readInterval: Duration?
     ) {
         self.readInterval = readInterval
+        pacing = readInterval.map { ReadPacing(interval: $0) }
         self.parser = parser
         self.encoder = encoder
         self.queue = queue
@@ -113,16 +110,11 @@ final class DeviceStreamHandler: ChannelInboundHandler {
 
     /// Paced: the next read at once for a fast device, else at the next tick of the shared grid.
     private func scheduleRead(context: ChannelHandlerContext) {
-        guard let readInterval, !readScheduled else { return }
-        let tick = UInt64(readInterval.components.seconds) * 1_000_000_000 + UInt64(readInterval.components.attoseconds / 1_000_000_000)
-        let index = NIODeadline.now().uptimeNanoseconds / max(1, tick)
-        if index != intervalIndex {
-            intervalIndex = index
-            bytesThisInterval = 0
-        }
-        bytesThisInterval += bytesThisCycle
+        guard let readInterval, !readScheduled, var pacing else { return }
+        let next = pacing.cycleEnded(bytes: bytesThisCycle, at: NIODeadline.now().uptimeNanoseconds)
+        self.pacing = pacing
         bytesThisCycle = 0
-        if bytesThisInterval >= Self.burstBytes { return context.read() }
+        if next == .readNow { return context.read() }
         readScheduled = true
         ReadTicker.on(context.eventLoop).atNextTick(of: readInterval) { [self] in
             readScheduled = false

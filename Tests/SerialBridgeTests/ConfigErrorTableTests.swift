@@ -125,6 +125,14 @@ struct ConfigErrorTableTests {
             expected: [#"env: SERIALBRIDGE_LOG_FORMAT: must be one of "auto", "text", "journald", "json", not "xml""#, "{F}: $.typo: unknown key"]
         ),
         BrokenConfig(
+            name: "read interval beyond a second", json: configJSON([#""readIntervalMs": 5000"#]),
+            expected: ["{F}: $.readIntervalMs: must be an integer from 0 to 1000"]
+        ),
+        BrokenConfig(
+            name: "linger negative", json: configJSON([#""uplink": { "lingerMs": -1 }"#]),
+            expected: ["{F}: $.uplink.lingerMs: must be an integer from 0 to 1000"]
+        ),
+        BrokenConfig(
             name: "an unreadable file still reports the environment", json: "", environment: ["SERIALBRIDGE_LOG_LEVEL": "loud"],
             expected: ["{F}: $: not valid JSON: …", #"env: SERIALBRIDGE_LOG_LEVEL: must be one of "trace", "debug", "info", "notice", "warning", "error", "critical", not "loud""#]
         ),

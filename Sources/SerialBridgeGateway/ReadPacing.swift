@@ -1,0 +1,38 @@
+/// When a paced device channel reads next: at once for a fast device, at the next tick of the
+/// shared grid for a slow one (``DeviceStreamHandler``). A device is fast while it has sent at
+/// least ``burstBytes`` since the start of the current grid interval.
+struct ReadPacing: Sendable, Equatable {
+    /// What to do after a read cycle.
+    enum Next: Sendable, Equatable {
+        /// Read again now: the device is sending fast.
+        case readNow
+        /// Wait for the grid's next tick.
+        case atNextTick
+    }
+
+    /// The grid's interval, in nanoseconds.
+    let tick: UInt64
+    /// Bytes in one interval from which a device counts as fast. 1 KiB: a quarter of the kernel's
+    /// 4 KiB tty buffer, so that a line at up to 20 KiB/s per 50 ms interval is paced and a faster
+    /// one never waits long enough to fill it.
+    static let burstBytes = 1024
+    private var interval: UInt64 = 0
+    private var bytesThisInterval = 0
+
+    /// Pacing on a grid of `interval`.
+    init(interval: Duration) {
+        let nanoseconds = interval.components.seconds * 1_000_000_000 + interval.components.attoseconds / 1_000_000_000
+        tick = UInt64(max(1, nanoseconds))
+    }
+
+    /// A read cycle that brought `bytes` ended at `now` (monotonic nanoseconds).
+    mutating func cycleEnded(bytes: Int, at now: UInt64) -> Next {
+        let current = now / tick
+        if current != interval {
+            interval = current
+            bytesThisInterval = 0
+        }
+        bytesThisInterval += bytes
+        return bytesThisInterval >= Self.burstBytes ? .readNow : .atNextTick
+    }
+}
