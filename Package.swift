@@ -101,18 +101,23 @@ let package = Package(
             ],
             swiftSettings: strictSettings
         ),
+        // SHA-256 of pinned keys with swift-nio-ssl's BoringSSL: swift-crypto (a second BoringSSL) cost
+        // the gateway ~0.9 MiB of resident memory for this one digest (docs/RELEASE.md, Footprint).
+        .target(
+            name: "CNIOSSLDigest",
+            dependencies: [.product(name: "NIOSSL", package: "swift-nio-ssl")]
+        ),
         // The WebSocket uplink: connection, reconnect with backoff, acknowledgements.
         .target(
             name: "SerialBridgeUplink",
             dependencies: [
-                "SerialBridgeProtocol", "SerialBridgeSpool",
+                "SerialBridgeProtocol", "SerialBridgeSpool", "CNIOSSLDigest",
                 .product(name: "WSClient", package: "swift-websocket"),
                 .product(name: "WSCore", package: "swift-websocket"),
                 .product(name: "WSCompression", package: "swift-websocket"),
                 .product(name: "NIOExtras", package: "swift-nio-extras"),
                 .product(name: "NIOHTTPTypesHTTP1", package: "swift-nio-extras"),
-                .product(name: "Crypto", package: "swift-crypto"),
-                .product(name: "NIOCore", package: "swift-nio"),
+                                .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),
                 .product(name: "NIOWebSocket", package: "swift-nio"),
