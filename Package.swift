@@ -101,8 +101,8 @@ let package = Package(
             ],
             swiftSettings: strictSettings
         ),
-        // SHA-256 of pinned keys with swift-nio-ssl's BoringSSL: swift-crypto (a second BoringSSL) cost
-        // the gateway ~0.9 MiB of resident memory for this one digest (docs/RELEASE.md, Footprint).
+        // SHA-256 of pinned keys with swift-nio-ssl's BoringSSL: swift-crypto, for this one digest, linked
+        // a second BoringSSL into the gateway (2 MiB of its binary; docs/RELEASE.md, Footprint).
         .target(
             name: "CNIOSSLDigest",
             dependencies: [.product(name: "NIOSSL", package: "swift-nio-ssl")]

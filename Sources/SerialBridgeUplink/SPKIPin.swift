@@ -21,7 +21,7 @@ public struct SPKIPin: Sendable, Hashable, CustomStringConvertible {
     /// The pin of DER-encoded SubjectPublicKeyInfo bytes.
     public init(spki: [UInt8]) {
         // SHA-256 from the BoringSSL that NIOSSL links in anyway: swift-crypto, for this one
-        // digest, added a second BoringSSL and ~0.9 MiB to the gateway's idle memory.
+        // digest, added a second BoringSSL (2 MiB) to the gateway's binary.
         var digest = [UInt8](repeating: 0, count: 32)
         spki.withUnsafeBufferPointer { bytes in
             digest.withUnsafeMutableBufferPointer { serialbridge_sha256(bytes.baseAddress, bytes.count, $0.baseAddress) }
