@@ -101,17 +101,22 @@ let package = Package(
             ],
             swiftSettings: strictSettings
         ),
+        // SHA-256 of pinned keys with swift-nio-ssl's BoringSSL: swift-crypto, for this one digest, linked
+        // a second BoringSSL into the gateway (2 MiB of its binary; docs/RELEASE.md, Footprint).
+        .target(
+            name: "CNIOSSLDigest",
+            dependencies: [.product(name: "NIOSSL", package: "swift-nio-ssl")]
+        ),
         // The WebSocket uplink: connection, reconnect with backoff, acknowledgements.
         .target(
             name: "SerialBridgeUplink",
             dependencies: [
-                "SerialBridgeProtocol", "SerialBridgeSpool",
+                "SerialBridgeProtocol", "SerialBridgeSpool", "CNIOSSLDigest",
                 .product(name: "WSClient", package: "swift-websocket"),
                 .product(name: "WSCore", package: "swift-websocket"),
                 .product(name: "WSCompression", package: "swift-websocket"),
                 .product(name: "NIOExtras", package: "swift-nio-extras"),
                 .product(name: "NIOHTTPTypesHTTP1", package: "swift-nio-extras"),
-                .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),
@@ -132,11 +137,14 @@ let package = Package(
                 "SerialBridgeProtocol", "SerialBridgeUplink", "SerialBridgeDevices", "SerialBridgeSpool", "SerialBridgeSystemd",
                 "SerialBridgeLogging",
                 .product(name: "UnixSignals", package: "swift-service-lifecycle"),
-                .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "Prometheus", package: "swift-prometheus"),
                 .product(name: "CoreMetrics", package: "swift-metrics"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
+                // The metrics endpoint: a small HTTP/1 server (not Hummingbird, which would add its
+                // dependencies' code to the gateway's resident memory for three GET routes).
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+                .product(name: "NIOExtras", package: "swift-nio-extras"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ],

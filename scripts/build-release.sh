@@ -3,8 +3,19 @@
 # runtime linked in (`--static-swift-stdlib`), to run on a box with no Swift installed.
 #   scripts/build-release.sh [EXTRA SWIFT BUILD ARGUMENTS...]
 #   e.g. scripts/build-release.sh --swift-sdk SDK-ID       (a cross build; see docs/RELEASE.md)
-#   or the leaner link measured in docs/RELEASE.md (Footprint):
-#   scripts/build-release.sh -Xswiftc -use-ld=lld -Xlinker -z -Xlinker pack-relative-relocs -Xlinker --no-export-dynamic
+# LINK=lean (the default) links with the toolchain's lld, packs relative relocations (DT_RELR,
+# `-z pack-relative-relocs`) and exports no symbols (`--no-export-dynamic`): several MiB less
+# resident memory (docs/RELEASE.md, Footprint). DT_RELR needs glibc 2.36 or later where the binary
+# runs (Debian 12 has it; Ubuntu 22.04, with 2.35, does not): for such a box use LINK=plain, the
+# toolchain's default link (gold, every symbol exported). Without lld in the toolchain, or on a
+# build machine with an older glibc (the binary could not even run where it is built), the script
+# says so and falls back: to plain, or to lld without DT_RELR. Switching LINK recompiles everything
+# (`-use-ld` is a compiler-driver flag, so SwiftPM counts it as a compile flag).
+# OPT=size (the default) optimises the gateway for size (`-Osize`, its own and its dependencies'
+# code): about 1.4 MiB less resident memory idle (docs/RELEASE.md, Footprint). Flags must
+# be the same for every module of a build directory, so the gateway is then built in a build
+# directory of its own (GATEWAY_SCRATCH, default .build-gateway) and copied beside the server, which
+# stays optimised for speed (`-O`). OPT=speed builds both in one directory with `-O`.
 # The binaries stay where `swift build -c release --show-bin-path [EXTRA ARGUMENTS]` says (`make install`
 # copies them from there). They are stripped (`STRIP=all`, the default: symbol table and DWARF, about
 # two thirds of the file); their debug info and symbols are kept beside them in NAME.debug, linked
@@ -14,12 +25,44 @@
 # a cross-built binary too) and that the gateway has no Foundation or ICU in it, and prints sizes.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-build=(swift build -c release --static-swift-stdlib "$@")
+toolchain="$(dirname "$(readlink -f "$(command -v swift)")")"
+link=()
+case "${LINK:-lean}" in
+    plain) ;;
+    lean)
+        if [[ -x "$toolchain/ld.lld" ]] || command -v ld.lld > /dev/null; then
+            link=(-Xswiftc -use-ld=lld -Xlinker --no-export-dynamic)
+            # The build machine's glibc: a binary with DT_RELR that its loader ignores crashes at start.
+            glibc="$(getconf GNU_LIBC_VERSION 2>/dev/null | awk '{print $2}')"
+            if [[ -n "$glibc" ]] && awk -v v="$glibc" 'BEGIN {split(v, p, "."); exit !(p[1] > 2 || (p[1] == 2 && p[2] >= 36))}'; then
+                link+=(-Xlinker -z -Xlinker pack-relative-relocs)
+            else
+                echo "note: glibc ${glibc:-unknown} here is older than 2.36: linking without DT_RELR (pack-relative-relocs)" >&2
+            fi
+        else
+            echo "note: no ld.lld in the toolchain ($toolchain) or on PATH: the plain link (LINK=plain)" >&2
+        fi
+        ;;
+    *) echo "error: LINK must be lean or plain, not ${LINK}" >&2; exit 2 ;;
+esac
+build=(swift build -c release --static-swift-stdlib ${link[@]+"${link[@]}"} "$@")
+echo "link: ${link[*]:-plain (the toolchain default)}"
+case "${OPT:-size}" in
+    # Last on the command line, so that it wins over a --scratch-path among the extra arguments.
+    size) gateway=("${build[@]}" -Xswiftc -Osize --scratch-path "${GATEWAY_SCRATCH:-.build-gateway}") ;;
+    speed) gateway=("${build[@]}") ;;
+    *) echo "error: OPT must be size or speed, not ${OPT}" >&2; exit 2 ;;
+esac
+echo "gateway: ${OPT:-size} (${gateway[*]:${#build[@]}})"
 products=(serialbridge serialbridge-server)
-for product in "${products[@]}"; do
-    "${build[@]}" --product "$product"
-done
+"${gateway[@]}" --product serialbridge
+"${build[@]}" --product serialbridge-server
 bin="$("${build[@]}" --show-bin-path)"
+gateway_bin="$("${gateway[@]}" --show-bin-path)"
+if [[ "$gateway_bin" != "$bin" ]]; then
+    # Fresh from its linker, so that the stripping below sets its debug info aside again.
+    cp -f "$gateway_bin/serialbridge" "$bin/serialbridge"
+fi
 
 # What a box must provide (Debian 12 packages: libc6, libstdc++6, libgcc-s1, zlib1g, libudev1 for the
 # gateway, libsqlite3-0 for the server).
@@ -39,7 +82,7 @@ fi
 
 # The toolchain's llvm-objcopy strips any architecture (a cross-built binary too); binutils' strip
 # is the fallback.
-objcopy="$(dirname "$(readlink -f "$(command -v swift)")")/llvm-objcopy"
+objcopy="$toolchain/llvm-objcopy"
 [[ -x "$objcopy" ]] || objcopy=strip
 mib() { awk -v b="$1" 'BEGIN {printf "%.1f", b / 1048576}'; }
 for product in "${products[@]}"; do

@@ -5,7 +5,7 @@
 #    loaded; RSS after SECONDS.
 # 2. load: a real serialbridge-server on loopback, one simulator process playing DEVICES CSV sensors on
 #    ptys at RATE readings/s each, the gateway bound to all of them; RSS after every device has
-#    reported and SECONDS more, and the peak over that window.
+#    reported and SECONDS more, and the peak over that window. DEVICES=0 measures idle only.
 # Prints VmRSS, RssAnon (heap, stacks), RssFile (mapped binaries and libraries) and the thread count.
 # Uses the binaries in `swift build -c release --show-bin-path` (build them first with
 # scripts/build-release.sh); GATEWAY=PATH and SERVER=PATH override them, e.g. to compare builds.
@@ -45,6 +45,7 @@ sleep "$seconds"
 kill -0 "$idle" || { echo "idle gateway exited:"; cat "$work/idle/gw.log"; exit 1; }
 echo "idle after ${seconds} s: $(memory "$idle")"
 kill -TERM "$idle"; wait "$idle" 2>/dev/null || true
+[ "$devices" -gt 0 ] || exit 0
 
 # 2. Load.
 "$server_bin" tokens add gw-load --tokens "$work/tokens" > "$work/token" 2>/dev/null

@@ -1,16 +1,21 @@
-import Hummingbird
 import Logging
 import NIOCore
+import NIOExtras
+import NIOHTTP1
+import NIOPosix
 import SerialBridgeUplink
 import ServiceLifecycle
 import Synchronization
 
 /// Serves `GET /metrics` (Prometheus text format), `GET /healthz` and `GET /status` (the JSON
-/// that `serialbridge status` prints) over HTTP from the gateway process: a Hummingbird
-/// application run as one more service of the gateway's group.
+/// that `serialbridge status` prints) over HTTP/1.1 from the gateway process: a small SwiftNIO
+/// server (``MetricsHTTPHandler``, ``MetricsRoutes``) run as one more service of the gateway's
+/// group. (Not Hummingbird: its dependencies cost the gateway several MiB of resident code for
+/// three GET routes; docs/RELEASE.md, Footprint.)
 ///
 /// An endpoint that cannot listen (the port is taken, the address is not local) is logged and the
-/// gateway runs on without it: metrics never stop readings.
+/// gateway runs on without it: metrics never stop readings. On graceful shutdown or cancellation
+/// it stops listening, closes idle connections and lets a request in progress finish.
 struct MetricsServer: Service {
     let listen: MetricsListen
     let metrics: GatewayMetrics
@@ -23,55 +28,57 @@ struct MetricsServer: Service {
     var started: @Sendable () -> Void = {}
 
     func run() async throws {
-        let router = Router()
-        router.get("metrics") { _, _ -> Response in
-            Response(
-                status: .ok,
-                headers: [.contentType: "text/plain; version=0.0.4; charset=utf-8"],
-                body: ResponseBody(byteBuffer: ByteBuffer(bytes: metrics.exposition()))
-            )
-        }
-        router.get("healthz") { _, _ -> Response in
-            // The process answers: it is alive. The link's state is information, not health: with
-            // the link down readings wait in the spool, which is what the gateway is for.
-            let body = #"{"status":"ok","link":"\#(uplink.state.rawValue)"}"#
-            return Response(
-                status: .ok, headers: [.contentType: "application/json"],
-                body: ResponseBody(byteBuffer: ByteBuffer(string: body))
-            )
-        }
-        let status = self.status
-        router.get("status") { _, _ -> Response in
-            Response(
-                status: .ok, headers: [.contentType: "application/json"],
-                body: ResponseBody(byteBuffer: ByteBuffer(bytes: status().json))
-            )
-        }
-        let listen = self.listen
-        let bound = self.bound
-        let started = self.started
+        let routes = MetricsRoutes(metrics: metrics, uplink: uplink, status: status)
         let logger = self.logger
-        let application = Application(
-            router: router,
-            configuration: .init(address: .hostname(listen.host, port: listen.port), serverName: "serialbridge-gateway"),
-            onServerRunning: { channel in
-                let address = MetricsListen(host: listen.host, port: channel.localAddress?.port ?? listen.port)
-                bound.set(address)
-                logger.info("metrics endpoint listening on http://\(address)/metrics")
-                started()
-            },
-            logger: logger
-        )
-        defer { bound.set(nil) }
+        let group = MultiThreadedEventLoopGroup.singleton
+        // Knows the open connections, to close them when the endpoint stops.
+        let quiescing = ServerQuiescingHelper(group: group)
+        let channel: any Channel
         do {
-            try await application.run()
+            channel = try await ServerBootstrap(group: group)
+                .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
+                .serverChannelInitializer { channel in
+                    channel.eventLoop.makeCompletedFuture {
+                        try channel.pipeline.syncOperations.addHandler(quiescing.makeServerChannelHandler(channel: channel))
+                    }
+                }
+                .childChannelInitializer { channel in
+                    channel.eventLoop.makeCompletedFuture {
+                        try channel.pipeline.syncOperations.configureHTTPServerPipeline(
+                            withErrorHandling: true, withEncoderConfiguration: .init(),
+                            withDecoderLimitConfiguration: MetricsHTTPHandler.decoderLimits
+                        )
+                        try channel.pipeline.syncOperations.addHandler(MetricsHTTPHandler(routes: routes, logger: logger))
+                    }
+                }
+                .bind(host: listen.host, port: listen.port).get()
         } catch {
             // Cancelled with the rest of the group: nothing to report.
             guard !Task.isCancelled else { return }
             logger.error("metrics endpoint cannot listen on \(listen): \(error); running without it")
             started()
             try? await gracefulShutdown()
+            return
         }
+        let address = MetricsListen(host: listen.host, port: channel.localAddress?.port ?? listen.port)
+        bound.set(address)
+        defer { bound.set(nil) }
+        logger.info("metrics endpoint listening on http://\(address)/metrics")
+        started()
+        await withGracefulShutdownHandler {
+            await withTaskCancellationHandler {
+                try? await channel.closeFuture.get()
+            } onCancel: {
+                quiescing.initiateShutdown(promise: nil)
+            }
+        } onGracefulShutdown: {
+            quiescing.initiateShutdown(promise: nil)
+        }
+        guard !Task.isCancelled, !Task.isShuttingDownGracefully else { return }
+        // Closed from outside (it should not happen): the gateway runs on without it, as when it
+        // cannot listen, instead of ending the group by returning.
+        logger.error("metrics endpoint on \(address) stopped listening; running without it")
+        try? await gracefulShutdown()
     }
 }
 

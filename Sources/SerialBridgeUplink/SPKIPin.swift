@@ -1,4 +1,4 @@
-import Crypto
+import CNIOSSLDigest
 import NIOSSL
 import SerialBridgeJSON
 
@@ -20,7 +20,13 @@ public struct SPKIPin: Sendable, Hashable, CustomStringConvertible {
 
     /// The pin of DER-encoded SubjectPublicKeyInfo bytes.
     public init(spki: [UInt8]) {
-        digest = Array(SHA256.hash(data: spki))
+        // SHA-256 from the BoringSSL that NIOSSL links in anyway: swift-crypto, for this one
+        // digest, added a second BoringSSL (2 MiB) to the gateway's binary.
+        var digest = [UInt8](repeating: 0, count: 32)
+        spki.withUnsafeBufferPointer { bytes in
+            digest.withUnsafeMutableBufferPointer { serialbridge_sha256(bytes.baseAddress, bytes.count, $0.baseAddress) }
+        }
+        self.digest = digest
     }
 
     /// The pin of a certificate's public key.
