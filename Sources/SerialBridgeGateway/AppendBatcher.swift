@@ -1,6 +1,5 @@
 import NIOCore
 import SerialBridgeUplink
-import Synchronization
 
 /// Gathers the readings that the device channels of one event loop parse in one turn of the loop
 /// and appends them to the outbound queue together, once the turn's reads are done: one lock and
@@ -35,14 +34,8 @@ final class AppendBatcher {
 
     /// The batcher of `loop`; call on that loop.
     static func on(_ loop: any EventLoop) -> AppendBatcher {
-        loop.preconditionInEventLoop()
-        let key = ObjectIdentifier(loop)
-        if let batcher = batchers.withLock({ $0[key] }) { return batcher.value }
-        let batcher = NIOLoopBound(AppendBatcher(loop: loop), eventLoop: loop)
-        batchers.withLock { $0[key] = batcher }
-        return batcher.value
+        batchers.on(loop)
     }
 
-    /// One batcher per loop, each touched only on its loop.
-    private static let batchers = Mutex<[ObjectIdentifier: NIOLoopBound<AppendBatcher>]>([:])
+    private static let batchers = PerLoop { AppendBatcher(loop: $0) }
 }

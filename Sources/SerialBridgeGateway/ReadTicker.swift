@@ -1,5 +1,4 @@
 import NIOCore
-import Synchronization
 
 /// The read grid of paced device channels on one event loop: the reads due at a tick all run
 /// from one scheduled task, in one wake-up of the loop, however many devices are waiting. Ticks
@@ -32,14 +31,8 @@ final class ReadTicker {
 
     /// The ticker of `loop`; call on that loop.
     static func on(_ loop: any EventLoop) -> ReadTicker {
-        loop.preconditionInEventLoop()
-        let key = ObjectIdentifier(loop)
-        if let ticker = tickers.withLock({ $0[key] }) { return ticker.value }
-        let ticker = NIOLoopBound(ReadTicker(loop: loop), eventLoop: loop)
-        tickers.withLock { $0[key] = ticker }
-        return ticker.value
+        tickers.on(loop)
     }
 
-    /// One ticker per loop, each touched only on its loop.
-    private static let tickers = Mutex<[ObjectIdentifier: NIOLoopBound<ReadTicker>]>([:])
+    private static let tickers = PerLoop { ReadTicker(loop: $0) }
 }
