@@ -1,6 +1,7 @@
 import Logging
 import NIOCore
 import SerialBridgeParsing
+import SerialBridgePolling
 import SerialBridgeProtocol
 import SerialBridgeUplink
 
@@ -52,9 +53,8 @@ final class DeviceStreamHandler: ChannelInboundHandler {
     private var held: [ByteBuffer] = []
     private var holding = false
     private var done = false
-    /// nil: read whenever bytes arrive (auto-read).
-    private let readInterval: Duration?
     private var bytesThisCycle = 0
+    /// nil: read whenever bytes arrive (auto-read).
     private var pacing: ReadPacing?
     private var context: ChannelHandlerContext?
     private var readScheduled = false
@@ -64,7 +64,6 @@ final class DeviceStreamHandler: ChannelInboundHandler {
         slot: DeviceCounterBoard.Slot?, totals: SessionTotals, logger: Logger, finished: EventLoopPromise<Outcome>,
         idleFlushInterval: Duration?, readInterval: Duration?
     ) {
-        self.readInterval = readInterval
         pacing = readInterval.map { ReadPacing(interval: $0) }
         self.parser = parser
         self.encoder = encoder
@@ -81,11 +80,11 @@ final class DeviceStreamHandler: ChannelInboundHandler {
     func handlerAdded(context: ChannelHandlerContext) {
         self.context = context
         // Cannot fail on a pipe channel; were it to, reads would just not be paced.
-        if readInterval != nil { try? context.channel.syncOptions?.setOption(.autoRead, value: false) }
+        if pacing != nil { try? context.channel.syncOptions?.setOption(.autoRead, value: false) }
     }
 
     func channelActive(context: ChannelHandlerContext) {
-        if readInterval != nil { context.read() }
+        if pacing != nil { context.read() }
         context.fireChannelActive()
     }
 
@@ -110,13 +109,13 @@ final class DeviceStreamHandler: ChannelInboundHandler {
 
     /// Paced: the next read at once for a fast device, else at the next tick of the shared grid.
     private func scheduleRead(context: ChannelHandlerContext) {
-        guard let readInterval, !readScheduled, var pacing else { return }
+        guard !readScheduled, var pacing else { return }
         let next = pacing.cycleEnded(bytes: bytesThisCycle, at: NIODeadline.now().uptimeNanoseconds)
         self.pacing = pacing
         bytesThisCycle = 0
         if next == .readNow { return context.read() }
         readScheduled = true
-        ReadTicker.on(context.eventLoop).atNextTick(of: readInterval) { [self] in
+        ReadTicker.on(context.eventLoop).atNextTick(every: pacing.tick) { [self] in
             readScheduled = false
             self.context?.read()
         }
@@ -207,7 +206,7 @@ final class DeviceStreamHandler: ChannelInboundHandler {
     /// last read (the interval is half the framer's gap, so the framer has ended its frame by then).
     private func armTicker(context: ChannelHandlerContext) {
         guard let interval = idleFlushInterval, ticker == nil else { return }
-        let nanoseconds = Int64(interval.components.seconds) * 1_000_000_000 + interval.components.attoseconds / 1_000_000_000
+        let nanoseconds = Int64(clamping: PolledDevice.nanoseconds(interval))
         let bound = NIOLoopBound(self, eventLoop: context.eventLoop)
         ticker = context.eventLoop.scheduleRepeatedTask(
             initialDelay: .nanoseconds(nanoseconds), delay: .nanoseconds(nanoseconds)

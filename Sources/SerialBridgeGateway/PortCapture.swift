@@ -1,4 +1,5 @@
 import SerialBridgeParsing
+import SerialBridgePolling
 import SerialBridgeSerial
 
 #if canImport(Glibc)
@@ -31,7 +32,7 @@ public enum PortCapture {
     ) throws -> Int {
         try write(CaptureFormat.magic)
         let start = DeviceSession.monotonicNanoseconds()
-        let deadline = limits.duration.map { start + UInt64($0.components.seconds) * 1_000_000_000 + UInt64($0.components.attoseconds / 1_000_000_000) }
+        let deadline = limits.duration.map { start + PolledDevice.nanoseconds($0) }
         var total = 0
         var buffer = [UInt8](repeating: 0, count: 4096)
         var record: [UInt8] = []

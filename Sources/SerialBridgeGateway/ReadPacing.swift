@@ -1,3 +1,5 @@
+import SerialBridgePolling
+
 /// When a paced device channel reads next: at once for a fast device, at the next tick of the
 /// shared grid for a slow one (``DeviceStreamHandler``). A device is fast while it has sent at
 /// least ``burstBytes`` since the start of the current grid interval.
@@ -21,8 +23,7 @@ struct ReadPacing: Sendable, Equatable {
 
     /// Pacing on a grid of `interval`.
     init(interval: Duration) {
-        let nanoseconds = interval.components.seconds * 1_000_000_000 + interval.components.attoseconds / 1_000_000_000
-        tick = UInt64(max(1, nanoseconds))
+        tick = max(1, PolledDevice.nanoseconds(interval))
     }
 
     /// A read cycle that brought `bytes` ended at `now` (monotonic nanoseconds).

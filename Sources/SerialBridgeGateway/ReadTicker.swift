@@ -11,10 +11,8 @@ final class ReadTicker {
         self.loop = loop
     }
 
-    /// Runs `read` on this loop at the next tick of a grid of `interval`.
-    func atNextTick(of interval: Duration, _ read: @escaping () -> Void) {
-        let nanoseconds = Int64(interval.components.seconds) * 1_000_000_000 + interval.components.attoseconds / 1_000_000_000
-        let tick = UInt64(max(1, nanoseconds))
+    /// Runs `read` on this loop at the next tick of a grid of `tick` nanoseconds (nonzero).
+    func atNextTick(every tick: UInt64, _ read: @escaping () -> Void) {
         let deadline = (NIODeadline.now().uptimeNanoseconds / tick + 1) * tick
         if due[deadline] == nil {
             due[deadline] = [read]

@@ -11,22 +11,8 @@ struct CommandRun: Sendable {
     /// Runs `executable` with `arguments` and exactly `environment` (nothing inherited), off the
     /// cooperative pool.
     static func run(_ executable: String, _ arguments: [String], environment: [String: String] = [:]) async throws -> CommandRun {
-        try await offThePool {
-            let process = Process()
-            process.executableURL = URL(fileURLWithPath: executable)
-            process.arguments = arguments
-            process.environment = environment
-            let output = Pipe()
-            let errors = Pipe()
-            process.standardOutput = output
-            process.standardError = errors
-            try process.run()
-            // Standard error is small here; read it after standard output to its end.
-            let out = output.fileHandleForReading.readDataToEndOfFile()
-            let err = errors.fileHandleForReading.readDataToEndOfFile()
-            process.waitUntilExit()
-            return CommandRun(status: process.terminationStatus, output: String(decoding: out, as: UTF8.self), errors: String(decoding: err, as: UTF8.self))
-        }
+        let run = try await HostTool.run([executable] + arguments, environment: environment, inherit: false)
+        return CommandRun(status: run.status, output: run.stdout, errors: run.stderr)
     }
 }
 

@@ -39,8 +39,12 @@ enum HostTool {
     }
 
     /// Runs `arguments` (the first is the binary's path) in `directory` and waits for it, on a
-    /// thread of its own. Output goes to temporary files, so neither stream can fill a pipe.
-    static func run(_ arguments: [String], in directory: String? = nil, environment: [String: String] = [:]) async throws -> Run {
+    /// thread of its own. Output goes to temporary files, so neither stream can fill a pipe. The
+    /// child gets this process's environment with `environment` on top, or with `inherit` false
+    /// exactly `environment`.
+    static func run(
+        _ arguments: [String], in directory: String? = nil, environment: [String: String] = [:], inherit: Bool = true
+    ) async throws -> Run {
         try await offThePool {
             let scratch = try TemporaryDirectory()
             let outPath = scratch.file("stdout"), errPath = scratch.file("stderr")
@@ -52,7 +56,9 @@ enum HostTool {
             process.executableURL = URL(fileURLWithPath: arguments[0])
             process.arguments = Array(arguments.dropFirst())
             if let directory { process.currentDirectoryURL = URL(fileURLWithPath: directory) }
-            if !environment.isEmpty {
+            if !inherit {
+                process.environment = environment
+            } else if !environment.isEmpty {
                 process.environment = ProcessInfo.processInfo.environment.merging(environment) { $1 }
             }
             process.standardInput = FileHandle.nullDevice

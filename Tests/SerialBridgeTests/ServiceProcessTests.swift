@@ -44,20 +44,8 @@ struct NotifiedChild {
 
 /// Runs a built binary to its end: exit status, standard output, standard error.
 func runBinary(_ executable: String, _ arguments: [String]) async throws -> (status: Int32, output: String, error: String) {
-    try await offThePool {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: executable)
-        process.arguments = arguments
-        let output = Pipe()
-        let error = Pipe()
-        process.standardOutput = output
-        process.standardError = error
-        try process.run()
-        let out = output.fileHandleForReading.readDataToEndOfFile()
-        let err = error.fileHandleForReading.readDataToEndOfFile()
-        process.waitUntilExit()
-        return (process.terminationStatus, String(decoding: out, as: UTF8.self), String(decoding: err, as: UTF8.self))
-    }
+    let run = try await HostTool.run([executable] + arguments)
+    return (run.status, run.stdout, run.stderr)
 }
 
 func milliseconds(_ duration: Duration) -> Int64 {
