@@ -16,19 +16,7 @@ final class CloseSpyProxy: Sendable {
 
     init(upstream: Int) throws {
         self.upstream = upstream
-        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-        var yes: Int32 = 1
-        setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &yes, socklen_t(MemoryLayout<Int32>.size))
-        var address = sockaddr_in()
-        address.sin_family = sa_family_t(AF_INET)
-        address.sin_addr.s_addr = inet_addr("127.0.0.1")
-        _ = withUnsafePointer(to: &address) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) } }
-        listen(fd, 16)
-        var bound = sockaddr_in()
-        var length = socklen_t(MemoryLayout<sockaddr_in>.size)
-        _ = withUnsafeMutablePointer(to: &bound) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(fd, $0, &length) } }
-        port = Int(UInt16(bigEndian: bound.sin_port))
-        listener = fd
+        (listener, port) = try listenOnLoopback()
         Thread { [self] in acceptLoop() }.start()
     }
 
@@ -114,13 +102,7 @@ final class CloseSpyProxy: Sendable {
                 let count = read(entry.fd, &buffer, buffer.count)
                 if count <= 0 { return }
                 if index == 0 { state.withLock { $0.sent[slot] += buffer[0..<count] } }
-                let target = index == 0 ? server : client
-                var sent = 0
-                while sent < count {
-                    let written = buffer.withUnsafeBytes { write(target, $0.baseAddress! + sent, count - sent) }
-                    if written <= 0 { return }
-                    sent += written
-                }
+                guard writeAll(index == 0 ? server : client, buffer[0..<count]) else { return }
             }
         }
     }

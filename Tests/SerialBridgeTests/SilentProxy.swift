@@ -17,20 +17,7 @@ final class SilentProxy: Sendable {
 
     init(upstream: Int) throws {
         self.upstream = upstream
-        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-        var yes: Int32 = 1
-        setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &yes, socklen_t(MemoryLayout<Int32>.size))
-        var address = sockaddr_in()
-        address.sin_family = sa_family_t(AF_INET)
-        address.sin_addr.s_addr = inet_addr("127.0.0.1")
-        address.sin_port = 0
-        _ = withUnsafePointer(to: &address) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) } }
-        listen(fd, 16)
-        var bound = sockaddr_in()
-        var length = socklen_t(MemoryLayout<sockaddr_in>.size)
-        _ = withUnsafeMutablePointer(to: &bound) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(fd, $0, &length) } }
-        port = Int(UInt16(bigEndian: bound.sin_port))
-        listener = fd
+        (listener, port) = try listenOnLoopback()
         let thread = Thread { [self] in acceptLoop() }
         thread.start()
     }
@@ -95,32 +82,8 @@ final class SilentProxy: Sendable {
             for (index, entry) in fds.enumerated() where entry.revents != 0 {
                 let count = read(entry.fd, &buffer, buffer.count)
                 if count <= 0 { return }
-                let target = index == 0 ? b : a
-                var sent = 0
-                while sent < count {
-                    let written = buffer.withUnsafeBytes { write(target, $0.baseAddress! + sent, count - sent) }
-                    if written <= 0 { return }
-                    sent += written
-                }
+                guard writeAll(index == 0 ? b : a, buffer[0..<count]) else { return }
             }
         }
     }
-}
-
-/// A TCP connection to `127.0.0.1:port`, or nil when nobody listens there.
-func dialLoopback(port: Int) -> Int32? {
-    let server = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-    guard server >= 0 else { return nil }
-    var address = sockaddr_in()
-    address.sin_family = sa_family_t(AF_INET)
-    address.sin_addr.s_addr = inet_addr("127.0.0.1")
-    address.sin_port = in_port_t(UInt16(port).bigEndian)
-    let connected = withUnsafePointer(to: &address) {
-        $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(server, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
-    }
-    guard connected == 0 else {
-        close(server)
-        return nil
-    }
-    return server
 }
