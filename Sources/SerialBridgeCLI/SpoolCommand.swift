@@ -69,7 +69,7 @@ struct SpoolCommand: ParsableCommand {
                 "depth      \(status.depth) frames not acknowledged by the server",
                 "oldest     \(status.oldestAge(now: now).map { Self.age($0) + " old" } ?? "-")",
                 "on disk    \(status.bytes) bytes in \(status.segments) segment(s)",
-                "committed  \(mark(status.committed))\(report.running ? " (fsynced)" : " (newest frame in the files)")",
+                "committed  \(mark(status.committed))\(report.running ? " (fsynced or acknowledged)" : " (newest frame in the files)")",
                 "appended   \(mark(status.lastAppended))",
                 "acked      \(mark(status.acknowledged))",
                 "dropped    \(status.dropped) frames since the spool was created",

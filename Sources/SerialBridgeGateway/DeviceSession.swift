@@ -26,8 +26,11 @@ public struct DeviceSession: Sendable {
     /// While the device's reads are small, it is read at most once per interval, on a grid shared
     /// by every session (zero: at once). See ``DeviceStreamHandler``.
     public let readInterval: Duration
-    /// The default ``readInterval``: 50 ms.
-    public static let defaultReadInterval: Duration = .milliseconds(50)
+    /// The default ``readInterval``: 200 ms. Each tick with readings costs the same (a wake-up, a
+    /// spool write, a message, an ack: about half a millisecond of CPU on a small box), so the
+    /// interval sets the floor of the gateway's CPU under a steady trickle: 5 ticks a second keep
+    /// 1,000 readings/s under 1 % of a core (docs/PERFORMANCE.md).
+    public static let defaultReadInterval: Duration = .milliseconds(200)
     private let queue: OutboundQueue
     private let tap: RawTap?
     private let board: DeviceCounterBoard?
@@ -119,7 +122,8 @@ public struct DeviceSession: Sendable {
             channel = try await port.channel(on: loop) {
                 DeviceStreamHandler(
                     parser: parser, encoder: encoder, queue: queue, device: device, tap: tap, slot: slot, totals: totals,
-                    logger: logger, finished: finished, idleFlushInterval: interval, readInterval: pacing
+                    logger: logger, finished: finished, idleFlushInterval: interval, readInterval: pacing,
+                    tickDescriptor: pacing == nil ? -1 : (try? port.duplicateDescriptor()) ?? -1
                 )
             }
         } catch {

@@ -1,3 +1,4 @@
+import Glibc
 import Logging
 import NIOCore
 import SerialBridgeParsing
@@ -58,13 +59,17 @@ final class DeviceStreamHandler: ChannelInboundHandler {
     private var pacing: ReadPacing?
     private var context: ChannelHandlerContext?
     private var readScheduled = false
+    /// The handler's own duplicate of the port's descriptor for reads at a tick (``readAtTick()``);
+    /// -1: none (not paced, or the duplicate failed), or closed.
+    private var tickDescriptor: Int32
 
     init(
         parser: DeviceParser, encoder: ReadingEncoder, queue: OutboundQueue, device: String, tap: RawTap?,
         slot: DeviceCounterBoard.Slot?, totals: SessionTotals, logger: Logger, finished: EventLoopPromise<Outcome>,
-        idleFlushInterval: Duration?, readInterval: Duration?
+        idleFlushInterval: Duration?, readInterval: Duration?, tickDescriptor: Int32 = -1
     ) {
         pacing = readInterval.map { ReadPacing(interval: $0) }
+        self.tickDescriptor = tickDescriptor
         self.parser = parser
         self.encoder = encoder
         self.queue = queue
@@ -97,7 +102,7 @@ final class DeviceStreamHandler: ChannelInboundHandler {
             hold(buffer, stall: stall, context: context)
             return
         }
-        feed(buffer, at: now)
+        buffer.withUnsafeReadableBytes { feed($0, at: now) }
         armTicker(context: context)
     }
 
@@ -117,8 +122,30 @@ final class DeviceStreamHandler: ChannelInboundHandler {
         readScheduled = true
         ReadTicker.on(context.eventLoop).atNextTick(every: pacing.tick) { [self] in
             readScheduled = false
-            self.context?.read()
+            readAtTick()
         }
+    }
+
+    /// At a tick: reads what the device sent meanwhile straight from the descriptor. A channel
+    /// read would register for readiness, wait for it and unregister (four `epoll_ctl` on a pipe
+    /// channel) for bytes that are already there. When nothing is waiting, or the read fails (the
+    /// device went away), the channel reads instead: it waits for the next byte or reports the error.
+    private func readAtTick() {
+        guard let context else { return }
+        guard tickDescriptor >= 0, !holding, slot?.stall == nil else { return context.read() }
+        let ticker = ReadTicker.on(context.eventLoop)
+        let descriptor = tickDescriptor
+        let count = ticker.withReadBuffer { buffer -> Int in
+            let count = Glibc.read(descriptor, buffer.baseAddress, buffer.count)
+            guard count > 0 else { return count }
+            bytesThisCycle += count
+            feed(UnsafeRawBufferPointer(rebasing: buffer[..<count]), at: enterStep())
+            return count
+        }
+        guard count > 0 else { return context.read() }
+        armTicker(context: context)
+        endStep()
+        scheduleRead(context: context)
     }
 
     func errorCaught(context: ChannelHandlerContext, error: any Error) {
@@ -140,7 +167,17 @@ final class DeviceStreamHandler: ChannelInboundHandler {
     func handlerRemoved(context: ChannelHandlerContext) {
         // Normally channelInactive came first.
         self.context = nil
+        closeTickDescriptor()
         finish()
+    }
+
+    deinit {
+        closeTickDescriptor()
+    }
+
+    private func closeTickDescriptor() {
+        if tickDescriptor >= 0 { Glibc.close(tickDescriptor) }
+        tickDescriptor = -1
     }
 
     private func finish() {
@@ -174,12 +211,10 @@ final class DeviceStreamHandler: ChannelInboundHandler {
         slot?.publish(DeviceCounterBoard.Counts(totals: totals, current: parser.counters, open: true))
     }
 
-    private func feed(_ buffer: ByteBuffer, at now: UInt64) {
+    private func feed(_ bytes: UnsafeRawBufferPointer, at now: UInt64) {
         quietTicks = 0
-        tap.map { tap in buffer.withUnsafeReadableBytes { tap.offer(device, .rx, $0) } }
-        parse { parser, collect in
-            buffer.withUnsafeReadableBytes { parser.feed($0, at: now, onReading: collect, onRejection: log) }
-        }
+        tap?.offer(device, .rx, bytes)
+        parse { parser, collect in parser.feed(bytes, at: now, onReading: collect, onRejection: log) }
     }
 
     /// Runs `body` with the parser and a sink for its readings, stamped now. The drafts are moved
@@ -243,7 +278,7 @@ final class DeviceStreamHandler: ChannelInboundHandler {
         holding = false
         let buffers = held
         held = []
-        for buffer in buffers { feed(buffer, at: DeviceSession.monotonicNanoseconds()) }
+        for buffer in buffers { buffer.withUnsafeReadableBytes { feed($0, at: DeviceSession.monotonicNanoseconds()) } }
         endStep()
         if let context { scheduleRead(context: context) }
     }

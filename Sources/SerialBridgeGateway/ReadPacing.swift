@@ -14,9 +14,10 @@ struct ReadPacing: Sendable, Equatable {
 
     /// The grid's interval, in nanoseconds.
     let tick: UInt64
-    /// Bytes in one interval from which a device counts as fast. 1 KiB: a quarter of the kernel's
-    /// 4 KiB tty buffer, so that a line at up to 20 KiB/s per 50 ms interval is paced and a faster
-    /// one never waits long enough to fill it.
+    /// Bytes in one interval from which a device counts as fast. 1 KiB: a quarter of the line
+    /// discipline's 4 KiB buffer. A device is paced while it sends less than this per interval (5 KiB/s
+    /// at 200 ms); one that then bursts waits at most an interval, 2.3 KB at 115,200 baud, and at
+    /// higher rates the tty layer's own buffers (64 KiB) hold what the line discipline's cannot.
     static let burstBytes = 1024
     private var interval: UInt64 = 0
     private var bytesThisInterval = 0

@@ -6,6 +6,10 @@ import NIOCore
 final class ReadTicker {
     private var due: [UInt64: [() -> Void]] = [:]
     private let loop: any EventLoop
+    /// Where the channels of this loop read at a tick (one read at a time: they run one by one).
+    private var readBuffer: UnsafeMutableRawBufferPointer?
+    /// 4 KiB: the kernel's tty buffer; a device with more waiting is fast and read by its channel.
+    static let readBufferBytes = 4096
 
     private init(loop: any EventLoop) {
         self.loop = loop
@@ -21,6 +25,13 @@ final class ReadTicker {
         } else {
             due[deadline]?.append(read)
         }
+    }
+
+    /// Runs `body` with this loop's tick read buffer.
+    func withReadBuffer<Result>(_ body: (UnsafeMutableRawBufferPointer) -> Result) -> Result {
+        let buffer = readBuffer ?? UnsafeMutableRawBufferPointer.allocate(byteCount: Self.readBufferBytes, alignment: 16)
+        readBuffer = buffer
+        return body(buffer)
     }
 
     private func fire(_ deadline: UInt64) {

@@ -69,8 +69,10 @@ extension Spool {
             case .idle: due = force || !state.retired.isEmpty || state.directoryDirty
             }
             guard due else { return nil }
+            // Nothing pending: the open segment's frames are fsynced or acknowledged already.
+            let writer = force || state.pending > 0 ? state.writer.map { [$0.descriptor] } ?? [] : []
             let job = CommitJob(
-                sync: (state.writer.map { [$0.descriptor] } ?? []) + state.retired.filter(\.needsSync).map(\.descriptor),
+                sync: writer + state.retired.filter(\.needsSync).map(\.descriptor),
                 close: state.retired.map(\.descriptor), candidate: state.lastAppended, syncFolder: state.directoryDirty
             )
             state.retired = []

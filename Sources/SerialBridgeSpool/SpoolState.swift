@@ -139,6 +139,17 @@ struct SpoolState {
         return removed
     }
 
+    /// After an acknowledgement: when it covers every frame appended, nothing waits for a commit
+    /// (the server holds every frame not yet fsynced here) and the committed mark rises to it.
+    /// Only a folder with a new segment file still needs its fsync, for the frames to come.
+    mutating func settleAcknowledged() {
+        guard let acknowledged, let lastAppended, acknowledged >= lastAppended else { return }
+        pending = 0
+        pendingSince = nil
+        for index in retired.indices { retired[index].needsSync = false }
+        committed = Self.newer(committed, lastAppended)
+    }
+
     /// Stops appending to the current segment; the next frame starts a new one.
     mutating func seal() {
         guard let writer else { return }

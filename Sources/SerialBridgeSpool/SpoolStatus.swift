@@ -15,7 +15,8 @@ public struct SpoolStatus: Sendable, Hashable {
     public var oldestUnacknowledgedTimestamp: Int64?
     /// Newest frame written to the spool.
     public var lastAppended: ReadingID?
-    /// Newest frame known to be on disk (fsynced): the committed high-water mark. For a stopped
+    /// Newest frame known to survive a power loss (fsynced here, or acknowledged by the server
+    /// before its fsync): the committed high-water mark. For a stopped
     /// gateway, the newest frame in the files.
     public var committed: ReadingID?
     /// Newest identity the server acknowledged.

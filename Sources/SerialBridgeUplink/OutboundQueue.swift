@@ -58,6 +58,7 @@ public final class OutboundQueue: Sendable {
 
     private struct State {
         var nextSequence: Int64 = 1
+        var appends: UInt64 = 0
         var waiter: CheckedContinuation<Void, Never>?
     }
 
@@ -118,11 +119,16 @@ public final class OutboundQueue: Sendable {
             let taken = spool.append(frames)
             state.nextSequence += Int64(taken)
             guard taken > 0 else { return nil }
+            state.appends &+= 1
             defer { state.waiter = nil }
             return state.waiter
         }
         waiter?.resume()
     }
+
+    /// Appends so far (``enqueue(_:)`` and event calls that stored at least one frame): how the
+    /// sender tells readings that trickle in from readings gathered upstream (``LingerPolicy``).
+    public var appends: UInt64 { state.withLock { $0.appends } }
 
     /// Forgets every frame up to and including `id` (cumulative acknowledgement).
     public func acknowledge(upTo id: ReadingID) {

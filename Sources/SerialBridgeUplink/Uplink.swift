@@ -51,9 +51,10 @@ public final class Uplink: Service, Sendable {
         /// Readings per write batch.
         public var batchSize: Int
         /// After a reading message, how long the sender waits before taking the next batch from
-        /// the queue, unless the batch it sent was full: under a steady stream readings go out
-        /// together every `linger` (one message, one ack, one deflate) instead of one by one,
-        /// while a reading that finds the link idle still goes at once. Zero: never wait.
+        /// the queue while readings trickle in (``LingerPolicy``): they then go out together every
+        /// `linger` (one message, one ack, one deflate) instead of one by one, while a reading
+        /// that finds the link idle, or a batch gathered upstream (a paced read tick, a poll),
+        /// still goes at once. Zero: never wait.
         /// Real time, not ``clock``: it paces writes and decides nothing.
         public var linger: Duration
         /// The default ``linger``: 50 ms.
@@ -456,8 +457,14 @@ public final class Uplink: Service, Sendable {
                     return (min(ceiling, shared.messageLimits.maxMessageBytes), min(ceiling, shared.messageLimits.chunkBytes))
                 }
                 var packer = MessagePacker(gateway: self.configuration.gateway, maxMessageBytes: limits.maxMessageBytes, chunkBytes: limits.chunkBytes)
+                var lingering = LingerPolicy(linger: self.configuration.linger, batchSize: self.configuration.batchSize)
+                var appendsBefore = self.queue.appends
                 while !Task.isCancelled {
+                    let asked = ContinuousClock.now
                     let batch = await self.queue.nextBatch(limit: self.configuration.batchSize)
+                    let waited = ContinuousClock.now - asked
+                    let appends = self.queue.appends
+                    defer { appendsBefore = appends }
                     // Rolling over: frames read now go on the next connection (the rewind there
                     // starts after the last acknowledged one), so nothing is sent twice.
                     if self.shared.withLock({ $0.rolling }) { break }
@@ -467,11 +474,8 @@ public final class Uplink: Service, Sendable {
                     }
                     if let last = batch.last?.id { self.shared.withLock { $0.lastWritten = last } }
                     if self.shared.withLock({ $0.rolling }) { break }
-                    // A backlog (a full batch, or a batch's worth still unsent) goes on at once.
-                    // Otherwise let the next readings gather (they are in the spool already, so
-                    // nothing waits on this but the send).
-                    let batchSize = self.configuration.batchSize
-                    if self.configuration.linger > .zero, batch.count < batchSize, self.queue.spool.unsent < batchSize {
+                    let unsent = Int(clamping: self.queue.spool.unsent)
+                    if lingering.afterSending(count: batch.count, waited: waited, appends: appends &- appendsBefore, unsent: unsent) {
                         try await Task.sleep(for: self.configuration.linger)
                     }
                 }

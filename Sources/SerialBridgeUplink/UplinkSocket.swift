@@ -74,7 +74,8 @@ public struct UplinkSocket: Sendable {
             let names = extensions.map(\.name)
             if !names.isEmpty { logger.debug("WebSocket extensions negotiated: \(names.joined(separator: ", "))") }
             do {
-                return try await WebSocketHandler.handle(
+                return try await withTaskExecutorPreference(EventLoopTaskExecutor(channel.channel.eventLoop)) {
+                    try await WebSocketHandler.handle(
                     type: .client,
                     configuration: .init(
                         extensions: extensions,
@@ -87,7 +88,8 @@ public struct UplinkSocket: Sendable {
                     asyncChannel: channel,
                     context: Context(logger: logger, extensions: names, channel: channel.channel),
                     handler: handler
-                )
+                    )
+                }
             } catch {
                 throw Self.publicError(for: error) ?? error
             }

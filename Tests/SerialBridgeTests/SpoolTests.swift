@@ -108,6 +108,34 @@ struct SpoolTests {
         spool.close()
     }
 
+    @Test func framesTheServerAcknowledgedBeforeTheirCommitAreNeverFsynced() throws {
+        let fixture = try SpoolFixture()
+        let syncs = Mutex(0)
+        let counting = SpoolIO(write: SpoolIO.posix.write) { descriptor in
+            syncs.withLock { $0 += 1 }
+            return SpoolIO.posix.sync(descriptor)
+        }
+        let configuration = SpoolConfiguration(commitInterval: .milliseconds(100), commitFrames: 1_000, automaticCommit: false)
+        let spool = try fixture.open(configuration, io: counting)
+        spool.append(SpoolFixture.frames(1, 1...10))
+        // Acknowledged in part: the rest still needs its fsync.
+        spool.acknowledge(upTo: ReadingID(epoch: 1, sequence: 4))
+        #expect(spool.status.committed == nil)
+        // Acknowledged in full: nothing is left to commit, and the mark covers what the server holds.
+        spool.acknowledge(upTo: ReadingID(epoch: 1, sequence: 10))
+        #expect(spool.status.committed == ReadingID(epoch: 1, sequence: 10))
+        // The next commit only makes the new segment's folder entry durable (for frames to come).
+        spool.commitIfDue(now: .now + .seconds(10))
+        #expect(syncs.withLock { $0 } == 0)
+        #expect(!spool.commitIfDue(now: .now + .seconds(10)))
+        // A frame appended after the ack is committed as ever: one fsync of its segment.
+        spool.append([SpoolFixture.frame(1, 11)])
+        #expect(spool.commitIfDue(now: .now + .seconds(10)))
+        #expect(spool.status.committed == ReadingID(epoch: 1, sequence: 11))
+        #expect(syncs.withLock { $0 } == 1)
+        spool.close()
+    }
+
     @Test func theCommitThreadCommitsOnItsOwnWithinTheInterval() async throws {
         let fixture = try SpoolFixture()
         let spool = try fixture.open(SpoolConfiguration(commitInterval: .milliseconds(20)))
