@@ -47,6 +47,8 @@ let package = Package(
     targets: [
         // C shims for what Glibc does not expose to Swift: pseudo-terminals and termios2 baud rates.
         .target(name: "CSerialSupport"),
+        // CRC-32 by carry-less multiplication (PCLMULQDQ) for the spool's records; a table does the rest.
+        .target(name: "CCRC32"),
         // libudev: tty enumeration, USB parent sysattrs and the netlink monitor.
         .systemLibrary(name: "CUdev", pkgConfig: "libudev", providers: [.apt(["libudev-dev"])]),
         // Serial devices as libudev sees them: enumeration, derived USB properties, stable ids, the watcher.
@@ -85,7 +87,7 @@ let package = Package(
         .target(
             name: "SerialBridgeSpool",
             dependencies: [
-                "SerialBridgeProtocol", "SerialBridgeJSON",
+                "SerialBridgeProtocol", "SerialBridgeJSON", "CCRC32",
                 .product(name: "Logging", package: "swift-log"),
             ],
             swiftSettings: strictSettings

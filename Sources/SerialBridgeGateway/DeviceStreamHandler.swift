@@ -12,13 +12,12 @@ import SerialBridgeUplink
 /// line arrives in a read of its own, the hop to a task cost more than everything else a reading
 /// takes.
 ///
-/// Reads of slow devices are paced (`readInterval`, ``ReadPacing``): while a device has sent less
-/// than ``ReadPacing/burstBytes`` since the current tick of a grid of `readInterval` (shared by every session),
-/// its next read waits for the next tick, so that the lines of many slow devices are read in one
+/// Reads of slow devices are paced (`readInterval`, ``ReadPacing``): while a device sends less
+/// than ``ReadPacing/burstRate`` (20 KiB/s), its next read waits for the next tick of a grid of
+/// `readInterval` shared by every session, so that the lines of many slow devices are read in one
 /// wake-up of the event loop instead of one each, and a device's lines that arrived meanwhile in
-/// one read. A device that sent nothing by the tick is read the moment its next byte arrives. A
-/// fast device (a burst within one interval) is read at once, every time: pacing must never hold
-/// back a line whose bytes would fill the kernel's 4 KiB tty buffer before the tick.
+/// one read, straight from the descriptor. A device that sent nothing by the tick is read the
+/// moment its next byte arrives. A fast device is read at once, every time.
 ///
 /// A read cycle is one step for the service watchdog: marked entered at its first read and ended
 /// when its counters are published. When the channel closes, ``finished`` gets the connection's

@@ -1,6 +1,10 @@
+import CCRC32
+
 /// CRC-32 (IEEE 802.3: reflected polynomial 0xEDB88320, initial and final value 0xFFFFFFFF), the
-/// checksum of every spool record. Slicing-by-8: eight table lookups per eight bytes, about
-/// 1 GB/s on one core, so checking a 1 GiB spool at start costs about a second.
+/// checksum of every spool record. On x86-64 with PCLMULQDQ, whole 16-byte blocks of a run of 64
+/// bytes or more are folded by carry-less multiplication (`sb_crc32_fold`, about 8 GB/s); the
+/// rest, and everything elsewhere, by slicing-by-8: eight table lookups per eight bytes, about
+/// 1 GB/s on one core.
 public enum CRC32 {
     /// Eight 256-entry tables, flat: table `k` answers for a byte followed by `k` zero bytes.
     private static let tables: [UInt32] = {
@@ -23,6 +27,16 @@ public enum CRC32 {
     /// `checksum(b, initial: checksum(a)) == checksum(a + b)`.
     public static func checksum(_ bytes: UnsafeRawBufferPointer, initial: UInt32 = 0) -> UInt32 {
         var crc = ~initial
+        var folded = 0
+        if let base = bytes.baseAddress {
+            folded = sb_crc32_fold(&crc, base.assumingMemoryBound(to: UInt8.self), bytes.count)
+        }
+        return ~table(crc, UnsafeRawBufferPointer(rebasing: bytes[folded...]))
+    }
+
+    /// The portable path: continues the register `crc` (not inverted) over `bytes` by slicing-by-8.
+    static func table(_ crc: UInt32, _ bytes: UnsafeRawBufferPointer) -> UInt32 {
+        var crc = crc
         tables.withUnsafeBufferPointer { table in
             var index = 0
             let count = bytes.count
@@ -40,7 +54,7 @@ public enum CRC32 {
                 index += 1
             }
         }
-        return ~crc
+        return crc
     }
 
     /// The CRC-32 of an array's bytes.

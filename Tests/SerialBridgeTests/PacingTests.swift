@@ -12,16 +12,24 @@ struct PacingTests {
 
     @Test func aSlowDeviceWaitsForTheNextTickAndAFastOneIsReadAtOnce() {
         var pacing = ReadPacing(interval: .milliseconds(50))
+        // 20 KiB/s: 1 KiB per 50 ms interval, 4 KiB per 200 ms; never under 1 KiB.
+        #expect(pacing.burstBytes == 1_024)
+        #expect(ReadPacing(interval: .milliseconds(200)).burstBytes == 4_096)
+        #expect(ReadPacing(interval: .milliseconds(10)).burstBytes == 1_024)
         // A line now and then: always the next tick.
         #expect(pacing.cycleEnded(bytes: 12, at: 1_000 * Self.millisecond) == .atNextTick)
         #expect(pacing.cycleEnded(bytes: 12, at: 1_010 * Self.millisecond) == .atNextTick)
-        // 1 KiB within one interval: a fast device, read on at once for the rest of it…
+        // 1 KiB within one interval: a fast device, read on at once for the rest of it and the next…
         #expect(pacing.cycleEnded(bytes: 1_000, at: 1_020 * Self.millisecond) == .readNow)
         #expect(pacing.cycleEnded(bytes: 10, at: 1_049 * Self.millisecond) == .readNow)
-        // …and paced again in an interval where it sends little.
-        #expect(pacing.cycleEnded(bytes: 10, at: 1_050 * Self.millisecond) == .atNextTick)
+        #expect(pacing.cycleEnded(bytes: 10, at: 1_050 * Self.millisecond) == .readNow)
+        // …and paced again after an interval in which it sent little…
+        #expect(pacing.cycleEnded(bytes: 10, at: 1_100 * Self.millisecond) == .atNextTick)
+        // …or nothing at all.
+        #expect(pacing.cycleEnded(bytes: 2_000, at: 1_150 * Self.millisecond) == .readNow)
+        #expect(pacing.cycleEnded(bytes: 10, at: 1_250 * Self.millisecond) == .atNextTick)
         // One big read is a burst by itself.
-        #expect(pacing.cycleEnded(bytes: 4_096, at: 1_060 * Self.millisecond) == .readNow)
+        #expect(pacing.cycleEnded(bytes: 4_096, at: 1_260 * Self.millisecond) == .readNow)
     }
 
     @Test func theWatchdogSleepsUntilTheNextDeadlineOrAQuarterSecond() {

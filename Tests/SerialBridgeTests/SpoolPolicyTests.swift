@@ -1,5 +1,5 @@
 import SerialBridgeProtocol
-import SerialBridgeSpool
+@testable import SerialBridgeSpool
 import SerialBridgeUplink
 import Testing
 
@@ -15,6 +15,25 @@ struct SpoolRecordFormatTests {
         #expect(CRC32.checksum(bytes) == 0xCBF4_3926)
         #expect(CRC32.checksum(Array(bytes[4...]), initial: CRC32.checksum(Array(bytes[..<4]))) == 0xCBF4_3926)
         #expect(CRC32.checksum([]) == 0)
+    }
+
+    @Test func theCarryLessFoldAgreesWithTheTableAtEveryLengthAndAlignment() {
+        var generator = SystemRandomNumberGenerator()
+        let bytes = (0..<4_200).map { _ in UInt8.random(in: 0...255, using: &generator) }
+        // The fold takes runs of 64 bytes or more in 16-byte blocks: lengths around those edges,
+        // at every alignment, continued from a nonzero register, and one large run.
+        let lengths = Array(0...200) + [255, 256, 257, 1_000, 1_023, 1_024, 4_096]
+        bytes.withUnsafeBytes { all in
+            for length in lengths {
+                for start in 0..<(length < 300 ? 16 : 2) {
+                    let part = UnsafeRawBufferPointer(rebasing: all[start..<(start + length)])
+                    let initial = UInt32(truncatingIfNeeded: length &* 2_654_435_761)
+                    #expect(CRC32.checksum(part, initial: initial) == ~CRC32.table(~initial, part), "length \(length) at \(start)")
+                }
+            }
+        }
+        // Of a mebibyte of zeros, as zlib's crc32 gives it.
+        #expect(CRC32.checksum([UInt8](repeating: 0, count: 1 << 20)) == 0xA738_EA1C)
     }
 
     @Test func aRecordIsTheVectorBytes() throws {
