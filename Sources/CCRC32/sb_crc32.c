@@ -80,9 +80,9 @@ static uint32_t crc32_fold(uint32_t crc, const uint8_t *buf, size_t len) {
 }
 #endif
 
-size_t sb_crc32_fold(uint32_t *state, const uint8_t *bytes, size_t count) {
+size_t sb_crc32_fold(uint32_t *state, const void *bytes, size_t count) {
 #if defined(__x86_64__)
-    /* Racing first calls compute the same answer: a relaxed atomic suffices. */
+    /* Racing first calls compute the same answer; the atomic only keeps the store whole. */
     static _Atomic int supported = -1;
     int known = supported;
     if (known < 0) {

@@ -46,6 +46,9 @@ struct E2EBench: AsyncParsableCommand {
     @Option(help: "The gateway's wire encoding: json or binary (its config's `encoding`).")
     var encoding = "json"
 
+    @Option(help: "The gateway's readIntervalMs (default: the gateway's own default), to weigh latency against CPU.")
+    var readIntervalMs: Int?
+
     @Flag(help: "Start the server with --no-compression (no permessage-deflate for the gateway nor the baseline).")
     var noCompression = false
 
@@ -83,6 +86,7 @@ struct E2EBench: AsyncParsableCommand {
         }
         guard ["json", "binary"].contains(encoding) else { throw ValidationError("--encoding is json or binary") }
         guard devices >= 1, footprintRate > 0 else { throw ValidationError("--devices and --footprint-rate must be positive") }
+        if let readIntervalMs, !(0...1_000).contains(readIntervalMs) { throw ValidationError("--read-interval-ms is 0 to 1000") }
     }
 
     func run() async throws {
@@ -94,7 +98,7 @@ struct E2EBench: AsyncParsableCommand {
         let options = E2EOptions(
             python: interpreter,
             baselineScript: root + "/scripts/bench/baseline.py",
-            gatewayMembers: ["\"encoding\": \"\(encoding)\""], serverOptions: noCompression ? ["--no-compression"] : [],
+            gatewayMembers: ["\"encoding\": \"\(encoding)\""] + (readIntervalMs.map { ["\"readIntervalMs\": \($0)"] } ?? []), serverOptions: noCompression ? ["--no-compression"] : [],
             warmup: .seconds(warmup ?? (quick ? 1 : 3)), window: .seconds(seconds ?? (quick ? 3 : 10)), keepFiles: keepFiles
         )
         let folder = FileManager.default.temporaryDirectory.appendingPathComponent("sb-e2e-\(getpid())").path

@@ -156,6 +156,14 @@ public struct DeviceSession: Sendable {
         return loops.next() ?? MultiThreadedEventLoopGroup.singleton.next()
     }()
 
+    /// The event loop of the uplink's connections (their I/O and tasks): another than ``readLoop``
+    /// when NIO's group has more than one, so that sending a backlog never delays a device's read.
+    static let uplinkLoop: any EventLoop = {
+        var loops = MultiThreadedEventLoopGroup.singleton.makeIterator()
+        let first = loops.next()
+        return loops.next() ?? first ?? MultiThreadedEventLoopGroup.singleton.next()
+    }()
+
     static func monotonicNanoseconds() -> UInt64 {
         var now = timespec()
         clock_gettime(CLOCK_MONOTONIC, &now)

@@ -13,7 +13,7 @@ import SerialBridgeUplink
 /// takes.
 ///
 /// Reads of slow devices are paced (`readInterval`, ``ReadPacing``): while a device sends less
-/// than ``ReadPacing/burstRate`` (20 KiB/s), its next read waits for the next tick of a grid of
+/// than ``ReadPacing/burstBytes`` per interval, its next read waits for the next tick of a grid of
 /// `readInterval` shared by every session, so that the lines of many slow devices are read in one
 /// wake-up of the event loop instead of one each, and a device's lines that arrived meanwhile in
 /// one read, straight from the descriptor. A device that sent nothing by the tick is read the
@@ -130,7 +130,9 @@ final class DeviceStreamHandler: ChannelInboundHandler {
     /// channel) for bytes that are already there. When nothing is waiting, or the read fails (the
     /// device went away), the channel reads instead: it waits for the next byte or reports the error.
     private func readAtTick() {
-        guard let context else { return }
+        // Closed meanwhile: NIO removes the handler a turn after `channelInactive`, and the session
+        // has its outcome already.
+        guard !done, let context else { return }
         guard tickDescriptor >= 0, !holding, slot?.stall == nil else { return context.read() }
         let ticker = ReadTicker.on(context.eventLoop)
         let descriptor = tickDescriptor
@@ -156,6 +158,8 @@ final class DeviceStreamHandler: ChannelInboundHandler {
     func channelInactive(context: ChannelHandlerContext) {
         ticker?.cancel()
         ticker = nil
+        // The port may be reopened at once: its lock must not outlive the channel in this duplicate.
+        closeTickDescriptor()
         if !holding { endStep() }
         // Its readings go before the `detached` event the session appends next.
         AppendBatcher.on(context.eventLoop).flush()

@@ -60,6 +60,7 @@ public struct GatewayPreflight: Sendable {
         }
 
         var transport = UplinkTransport(compression: config.uplink.compression, setupTimeout: config.connectTimeout)
+        transport.eventLoopGroup = DeviceSession.uplinkLoop
         do {
             transport.tls = try config.uplink.tls.map { settings throws(UplinkTLSSetupError) in try UplinkTLS(settings) }
         } catch {

@@ -16,13 +16,14 @@ struct ReadPacing: Sendable, Equatable {
 
     /// The grid's interval, in nanoseconds.
     let tick: UInt64
-    /// Bytes in one interval from which a device counts as fast: ``burstRate`` over the interval,
-    /// at least 1 KiB (4 KiB at 200 ms, the line discipline's buffer).
-    let burstBytes: Int
-    /// The rate from which a device counts as fast: 20 KiB/s, so that a paced device leaves at most
-    /// 4 KiB waiting at a 200 ms tick. One that bursts after a quiet spell waits at most an
-    /// interval (at 921,600 baud, 18 KB in 200 ms), which the tty layer's own buffers (64 KiB) hold.
-    static let burstRate = 20 * 1024
+    /// Bytes in one interval from which a device counts as fast, whatever the interval: 1 KiB, a
+    /// quarter of the line discipline's 4 KiB buffer. It must stay well under what the kernel can
+    /// hold for a device between two reads (a pty's writer blocks at about 4 KiB), or a device
+    /// faster than the kernel can buffer for one interval could never show itself fast. A device
+    /// that bursts after a quiet spell waits at most an interval: at 115,200 baud 2.3 KB in
+    /// 200 ms; at higher rates the tty layer's own buffers (64 KiB) hold what the line
+    /// discipline's cannot.
+    static let burstBytes = 1024
     private var interval: UInt64 = 0
     private var bytesThisInterval = 0
     private var bytesPreviousInterval = 0
@@ -30,7 +31,6 @@ struct ReadPacing: Sendable, Equatable {
     /// Pacing on a grid of `interval`.
     init(interval: Duration) {
         tick = max(1, PolledDevice.nanoseconds(interval))
-        burstBytes = max(1024, Int(clamping: UInt64(Self.burstRate) * tick / 1_000_000_000))
     }
 
     /// A read cycle that brought `bytes` ended at `now` (monotonic nanoseconds).
@@ -42,6 +42,6 @@ struct ReadPacing: Sendable, Equatable {
             bytesThisInterval = 0
         }
         bytesThisInterval += bytes
-        return max(bytesThisInterval, bytesPreviousInterval) >= burstBytes ? .readNow : .atNextTick
+        return max(bytesThisInterval, bytesPreviousInterval) >= Self.burstBytes ? .readNow : .atNextTick
     }
 }

@@ -29,7 +29,7 @@ public enum CRC32 {
         var crc = ~initial
         var folded = 0
         if let base = bytes.baseAddress {
-            folded = sb_crc32_fold(&crc, base.assumingMemoryBound(to: UInt8.self), bytes.count)
+            folded = sb_crc32_fold(&crc, base, bytes.count)
         }
         return ~table(crc, UnsafeRawBufferPointer(rebasing: bytes[folded...]))
     }

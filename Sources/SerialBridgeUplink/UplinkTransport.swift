@@ -22,6 +22,10 @@ public struct UplinkTransport: Sendable {
     /// Time allowed from dialling to a finished WebSocket upgrade (TCP, proxy, TLS, HTTP); a peer
     /// that accepts TCP and then says nothing cannot hold the uplink longer than this.
     public var setupTimeout: Duration
+    /// Where connections live: their I/O, and their tasks (reader, sender, heartbeats). NIO's
+    /// shared group by default; the gateway gives a loop of its own choosing, not the one its
+    /// devices are read on, so that a backlog being sent never delays a device's read.
+    public var eventLoopGroup: any EventLoopGroup = MultiThreadedEventLoopGroup.singleton
 
     /// Creates a transport.
     public init(
@@ -58,7 +62,7 @@ public struct UplinkTransport: Sendable {
         let proxy = self.proxy
         let setupTimeout = self.setupTimeout
         let timer = SetupTimer()
-        let ready: EventLoopFuture<Output> = try await ClientBootstrap(group: MultiThreadedEventLoopGroup.singleton)
+        let ready: EventLoopFuture<Output> = try await ClientBootstrap(group: eventLoopGroup)
             .connectTimeout(.nanoseconds(Int64(connectTimeout.nanoseconds)))
             .channelOption(ChannelOptions.allowRemoteHalfClosure, value: true)
             .connect(host: target.0, port: target.1) { channel in

@@ -12,10 +12,8 @@ struct PacingTests {
 
     @Test func aSlowDeviceWaitsForTheNextTickAndAFastOneIsReadAtOnce() {
         var pacing = ReadPacing(interval: .milliseconds(50))
-        // 20 KiB/s: 1 KiB per 50 ms interval, 4 KiB per 200 ms; never under 1 KiB.
-        #expect(pacing.burstBytes == 1_024)
-        #expect(ReadPacing(interval: .milliseconds(200)).burstBytes == 4_096)
-        #expect(ReadPacing(interval: .milliseconds(10)).burstBytes == 1_024)
+        // What a read at the tick takes at most counts as fast: a device with more waiting is read on.
+        #expect(ReadTicker.readBufferBytes >= ReadPacing.burstBytes)
         // A line now and then: always the next tick.
         #expect(pacing.cycleEnded(bytes: 12, at: 1_000 * Self.millisecond) == .atNextTick)
         #expect(pacing.cycleEnded(bytes: 12, at: 1_010 * Self.millisecond) == .atNextTick)

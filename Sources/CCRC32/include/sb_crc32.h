@@ -9,6 +9,6 @@
 /// 0xEDB88320, register not inverted: pass ~crc, read ~*state). Returns the bytes consumed: 0 when
 /// `count` is under 64 or the CPU has no PCLMULQDQ/SSE4.1 (or is not x86-64); the caller finishes
 /// the rest with a table.
-size_t sb_crc32_fold(uint32_t *state, const uint8_t *bytes, size_t count);
+size_t sb_crc32_fold(uint32_t *state, const void *bytes, size_t count);
 
 #endif
