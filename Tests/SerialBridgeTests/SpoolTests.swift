@@ -79,23 +79,18 @@ struct SpoolTests {
 
     @Test func groupCommitMakesOneFsyncPerBurstAndRaisesTheCommittedMark() throws {
         let fixture = try SpoolFixture()
-        let syncs = Mutex(0)
-        let counting = SpoolIO(write: SpoolIO.posix.write) { descriptor in
-            syncs.withLock { $0 += 1 }
-            return SpoolIO.posix.sync(descriptor)
-        }
-        let configuration = SpoolConfiguration(commitInterval: .milliseconds(100), commitFrames: 1_000, automaticCommit: false)
-        let spool = try fixture.open(configuration, io: counting)
+        let syncs = SyncCounter()
+        let spool = try syncs.openManuallyCommitted(fixture)
         let before = ContinuousClock.now
         // A burst: 64 devices' readings, one append each.
         for sequence in Int64(1)...64 { spool.append([SpoolFixture.frame(1, sequence)]) }
         #expect(spool.status.lastAppended == ReadingID(epoch: 1, sequence: 64))
         #expect(spool.status.committed == nil)
         #expect(!spool.commitIfDue(now: before + .milliseconds(50)))
-        #expect(syncs.withLock { $0 } == 0)
+        #expect(syncs.count == 0)
         let after = ContinuousClock.now
         #expect(spool.commitIfDue(now: after + .milliseconds(100)))
-        #expect(syncs.withLock { $0 } == 1)
+        #expect(syncs.count == 1)
         #expect(spool.status.committed == ReadingID(epoch: 1, sequence: 64))
         #expect(spool.status.commits == 1)
         // Nothing new: nothing to do.
@@ -104,19 +99,14 @@ struct SpoolTests {
         spool.append(SpoolFixture.frames(1, 65...1_064))
         #expect(spool.commitIfDue(now: before))
         #expect(spool.status.committed == ReadingID(epoch: 1, sequence: 1_064))
-        #expect(syncs.withLock { $0 } == 2)
+        #expect(syncs.count == 2)
         spool.close()
     }
 
     @Test func framesTheServerAcknowledgedBeforeTheirCommitAreNeverFsynced() throws {
         let fixture = try SpoolFixture()
-        let syncs = Mutex(0)
-        let counting = SpoolIO(write: SpoolIO.posix.write) { descriptor in
-            syncs.withLock { $0 += 1 }
-            return SpoolIO.posix.sync(descriptor)
-        }
-        let configuration = SpoolConfiguration(commitInterval: .milliseconds(100), commitFrames: 1_000, automaticCommit: false)
-        let spool = try fixture.open(configuration, io: counting)
+        let syncs = SyncCounter()
+        let spool = try syncs.openManuallyCommitted(fixture)
         spool.append(SpoolFixture.frames(1, 1...10))
         // Acknowledged in part: the rest still needs its fsync.
         spool.acknowledge(upTo: ReadingID(epoch: 1, sequence: 4))
@@ -126,13 +116,13 @@ struct SpoolTests {
         #expect(spool.status.committed == ReadingID(epoch: 1, sequence: 10))
         // The next commit only makes the new segment's folder entry durable (for frames to come).
         spool.commitIfDue(now: .now + .seconds(10))
-        #expect(syncs.withLock { $0 } == 0)
+        #expect(syncs.count == 0)
         #expect(!spool.commitIfDue(now: .now + .seconds(10)))
         // A frame appended after the ack is committed as ever: one fsync of its segment.
         spool.append([SpoolFixture.frame(1, 11)])
         #expect(spool.commitIfDue(now: .now + .seconds(10)))
         #expect(spool.status.committed == ReadingID(epoch: 1, sequence: 11))
-        #expect(syncs.withLock { $0 } == 1)
+        #expect(syncs.count == 1)
         spool.close()
     }
 
@@ -142,5 +132,22 @@ struct SpoolTests {
         spool.append(SpoolFixture.frames(1, 1...10))
         try await eventually("committed by the commit thread") { spool.status.committed == ReadingID(epoch: 1, sequence: 10) }
         spool.close()
+    }
+}
+
+/// Counts the spool's fsyncs of segment files (the folder's own fsync does not go through SpoolIO).
+private final class SyncCounter: Sendable {
+    private let syncs = Mutex(0)
+
+    var count: Int { syncs.withLock { $0 } }
+
+    /// A spool on `fixture` that commits only when told (100 ms, 1,000 frames), counting fsyncs.
+    func openManuallyCommitted(_ fixture: SpoolFixture) throws -> Spool {
+        let counting = SpoolIO(write: SpoolIO.posix.write) { descriptor in
+            self.syncs.withLock { $0 += 1 }
+            return SpoolIO.posix.sync(descriptor)
+        }
+        let configuration = SpoolConfiguration(commitInterval: .milliseconds(100), commitFrames: 1_000, automaticCommit: false)
+        return try fixture.open(configuration, io: counting)
     }
 }
