@@ -151,18 +151,13 @@ public struct DeviceSession: Sendable {
     /// devices due at the same tick share one wake-up, and their appends to the outbound queue never
     /// contend for its lock. Parsing flat out on one core (0.6–3.5 µs a reading, docs/PERFORMANCE.md)
     /// is far above what a box's serial lines can deliver.
-    static let readLoop: any EventLoop = {
-        var loops = MultiThreadedEventLoopGroup.singleton.makeIterator()
-        return loops.next() ?? MultiThreadedEventLoopGroup.singleton.next()
-    }()
+    static let readLoop: any EventLoop = loops.first ?? MultiThreadedEventLoopGroup.singleton.next()
 
     /// The event loop of the uplink's connections (their I/O and tasks): another than ``readLoop``
     /// when NIO's group has more than one, so that sending a backlog never delays a device's read.
-    static let uplinkLoop: any EventLoop = {
-        var loops = MultiThreadedEventLoopGroup.singleton.makeIterator()
-        let first = loops.next()
-        return loops.next() ?? first ?? MultiThreadedEventLoopGroup.singleton.next()
-    }()
+    static let uplinkLoop: any EventLoop = loops.dropFirst().first ?? readLoop
+
+    private static let loops = Array(MultiThreadedEventLoopGroup.singleton.makeIterator())
 
     static func monotonicNanoseconds() -> UInt64 {
         var now = timespec()

@@ -17,17 +17,23 @@ struct LingerPolicy: Sendable, Equatable {
     /// Frames per batch.
     let batchSize: Int
     private var lingered = false
+    /// The queue's append count when the previous batch was taken.
+    private var appendsBefore: UInt64
 
-    init(linger: Duration, batchSize: Int) {
+    /// A policy for a sender whose queue has seen `appends` appends so far.
+    init(linger: Duration, batchSize: Int, appends: UInt64 = 0) {
         self.linger = linger
         self.batchSize = batchSize
+        appendsBefore = appends
     }
 
-    /// After sending a batch of `count` frames, which the sender `waited` for and which came in
-    /// `appends` separate appends to the queue; `unsent` frames are left. True: sleep ``linger``
-    /// before taking the next batch.
+    /// After sending a batch of `count` frames, which the sender `waited` for and took when the
+    /// queue had seen `appends` appends in all (``OutboundQueue/appends``); `unsent` frames are
+    /// left. True: sleep ``linger`` before taking the next batch.
     mutating func afterSending(count: Int, waited: Duration, appends: UInt64, unsent: Int) -> Bool {
-        let trickling = lingered ? appends > 1 : waited < linger / 2
+        let gathered = appends &- appendsBefore
+        appendsBefore = appends
+        let trickling = lingered ? gathered > 1 : waited < linger / 2
         lingered = linger > .zero && trickling && count < batchSize && unsent < batchSize
         return lingered
     }

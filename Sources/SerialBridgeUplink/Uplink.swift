@@ -457,14 +457,12 @@ public final class Uplink: Service, Sendable {
                     return (min(ceiling, shared.messageLimits.maxMessageBytes), min(ceiling, shared.messageLimits.chunkBytes))
                 }
                 var packer = MessagePacker(gateway: self.configuration.gateway, maxMessageBytes: limits.maxMessageBytes, chunkBytes: limits.chunkBytes)
-                var lingering = LingerPolicy(linger: self.configuration.linger, batchSize: self.configuration.batchSize)
-                var appendsBefore = self.queue.appends
+                var lingering = LingerPolicy(linger: self.configuration.linger, batchSize: self.configuration.batchSize, appends: self.queue.appends)
                 while !Task.isCancelled {
                     let asked = ContinuousClock.now
                     let batch = await self.queue.nextBatch(limit: self.configuration.batchSize)
                     let waited = ContinuousClock.now - asked
                     let appends = self.queue.appends
-                    defer { appendsBefore = appends }
                     // Rolling over: frames read now go on the next connection (the rewind there
                     // starts after the last acknowledged one), so nothing is sent twice.
                     if self.shared.withLock({ $0.rolling }) { break }
@@ -475,7 +473,7 @@ public final class Uplink: Service, Sendable {
                     if let last = batch.last?.id { self.shared.withLock { $0.lastWritten = last } }
                     if self.shared.withLock({ $0.rolling }) { break }
                     let unsent = Int(clamping: self.queue.spool.unsent)
-                    if lingering.afterSending(count: batch.count, waited: waited, appends: appends &- appendsBefore, unsent: unsent) {
+                    if lingering.afterSending(count: batch.count, waited: waited, appends: appends, unsent: unsent) {
                         try await Task.sleep(for: self.configuration.linger)
                     }
                 }

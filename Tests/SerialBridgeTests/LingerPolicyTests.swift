@@ -5,13 +5,28 @@ import Testing
 struct LingerPolicyTests {
     private static let linger: Duration = .milliseconds(50)
 
+    /// A sender's side: the queue's append count grows by what each batch `gathered`.
+    private struct Sender {
+        var policy: LingerPolicy
+        var appends: UInt64 = 0
+
+        init(linger: Duration = LingerPolicyTests.linger) {
+            policy = LingerPolicy(linger: linger, batchSize: 500)
+        }
+
+        mutating func lingers(count: Int, waited: Duration, gathered: UInt64, unsent: Int) -> Bool {
+            appends += gathered
+            return policy.afterSending(count: count, waited: waited, appends: appends, unsent: unsent)
+        }
+    }
+
     /// `#expect` cannot take a mutating call.
-    private static func lingers(_ policy: inout LingerPolicy, count: Int, waited: Duration, appends: UInt64, unsent: Int) -> Bool {
-        policy.afterSending(count: count, waited: waited, appends: appends, unsent: unsent)
+    private static func lingers(_ sender: inout Sender, count: Int, waited: Duration, appends: UInt64, unsent: Int) -> Bool {
+        sender.lingers(count: count, waited: waited, gathered: appends, unsent: unsent)
     }
 
     @Test func readingsOfAPacedTickGoAtOnceEveryTime() {
-        var policy = LingerPolicy(linger: Self.linger, batchSize: 500)
+        var policy = Sender()
         // A tick's readings every 50 ms, one append each: the sender waited most of a tick for them.
         for _ in 0..<5 {
             #expect(!Self.lingers(&policy, count: 48, waited: .milliseconds(49), appends: 1, unsent: 0))
@@ -24,7 +39,7 @@ struct LingerPolicyTests {
     }
 
     @Test func readingsArrivingOneByOneAreGatheredForAsLongAsTheyTrickle() {
-        var policy = LingerPolicy(linger: Self.linger, batchSize: 500)
+        var policy = Sender()
         // A first reading after a quiet spell goes at once.
         #expect(!Self.lingers(&policy, count: 1, waited: .seconds(2), appends: 1, unsent: 0))
         // The next came 1 ms later: linger, and go on lingering while the gathered ones came apart.
@@ -36,10 +51,10 @@ struct LingerPolicyTests {
     }
 
     @Test func aFullBatchABacklogOrNoLingerNeverWait() {
-        var policy = LingerPolicy(linger: Self.linger, batchSize: 500)
+        var policy = Sender()
         #expect(!Self.lingers(&policy, count: 500, waited: .zero, appends: 3, unsent: 0))
         #expect(!Self.lingers(&policy, count: 10, waited: .zero, appends: 3, unsent: 500))
-        var never = LingerPolicy(linger: .zero, batchSize: 500)
+        var never = Sender(linger: .zero)
         #expect(!Self.lingers(&never, count: 1, waited: .zero, appends: 1, unsent: 0))
     }
 }
