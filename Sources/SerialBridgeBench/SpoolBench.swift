@@ -41,7 +41,7 @@ struct SpoolBench: AsyncParsableCommand {
         let logger = Logger(label: "bench")
         _ = Posix.run("rm -rf '\(directory)' && mkdir -p '\(directory)'")
         let encoders = (0..<devices).map { BenchReadings.encoder(device: $0) }
-        say("payload: \(BenchReadings.draft(encoders[0], 1).encoder.encode(id: ReadingID(epoch: 1, sequence: 1), timestamp: 1_795_753_200_000, values: BenchReadings.draft(encoders[0], 1).values).count) bytes per reading message")
+        say("payload: \(BenchReadings.message(encoders[0], 1, id: ReadingID(epoch: 1, sequence: 1)).count) bytes per reading message")
 
         // Bursts: 64 devices report at once, one enqueue each, as device sessions do.
         do {
@@ -50,14 +50,14 @@ struct SpoolBench: AsyncParsableCommand {
             var commits: [UInt64] = []
             for burst in 0..<10 {
                 let before = spool.status.commits
-                for device in 0..<devices { queue.enqueue([BenchReadings.draft(encoders[device], burst)]) }
+                for device in 0..<devices { queue.enqueue(BenchReadings.batch([(encoders[device], burst)])) }
                 // Wait (here, not in a test) for the group commit of this burst.
                 while spool.status.committed != spool.status.lastAppended { usleep(1_000) }
                 commits.append(spool.status.commits - before)
             }
             say("burst of \(devices) readings (one enqueue per device): fsyncs per burst \(commits.map(String.init).joined(separator: " "))")
             let big = spool.status.commits
-            queue.enqueue((0..<6_400).map { BenchReadings.draft(encoders[$0 % devices], $0) })
+            queue.enqueue(BenchReadings.batch((0..<6_400).map { (encoders[$0 % devices], $0) }))
             while spool.status.committed != spool.status.lastAppended { usleep(1_000) }
             say("burst of 6,400 readings (one enqueue): \(spool.status.commits - big) fsync(s)")
             queue.close()
@@ -69,7 +69,7 @@ struct SpoolBench: AsyncParsableCommand {
         let start = ContinuousClock.now
         let cpuStart = cpuTime()
         for index in 0..<frames {
-            queue.enqueue([BenchReadings.draft(encoders[index % devices], index / devices)])
+            queue.enqueue(BenchReadings.batch([(encoders[index % devices], index / devices)]))
         }
         let appended = ContinuousClock.now - start
         let cpu = Double(cpuTime() - cpuStart) / 1e9
@@ -136,11 +136,22 @@ enum BenchReadings {
         )
     }
 
-    static func draft(_ encoder: ReadingEncoder, _ index: Int) -> ReadingDraft {
-        ReadingDraft(
-            encoder: encoder, timestamp: 1_795_753_200_000 + Int64(index) * 100,
-            values: [.float(18 + Double(index % 97) / 10), .float(40 + Double(index % 53) / 10)]
-        )
+    static func timestamp(_ index: Int) -> Int64 { 1_795_753_200_000 + Int64(index) * 100 }
+
+    static func values(_ index: Int) -> [WireValue?] {
+        [.float(18 + Double(index % 97) / 10), .float(40 + Double(index % 53) / 10)]
+    }
+
+    /// Reading `index` of each device given, as device sessions hand them to the queue.
+    static func batch(_ readings: [(ReadingEncoder, Int)]) -> ReadingBatch {
+        var batch = ReadingBatch()
+        for (encoder, index) in readings { batch.append(encoder: encoder, timestamp: timestamp(index), values: values(index)) }
+        return batch
+    }
+
+    /// Reading `index`'s whole message.
+    static func message(_ encoder: ReadingEncoder, _ index: Int, id: ReadingID) -> [UInt8] {
+        encoder.encode(id: id, timestamp: timestamp(index), values: values(index))
     }
 }
 

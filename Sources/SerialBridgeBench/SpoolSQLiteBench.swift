@@ -28,8 +28,7 @@ struct SpoolSQLiteBench: ParsableCommand {
         _ = Posix.run("rm -rf '\(directory)' && mkdir -p '\(directory)'")
         let encoders = (0..<64).map { BenchReadings.encoder(device: $0) }
         let payloads = (0..<frames).map { index in
-            let draft = BenchReadings.draft(encoders[index % 64], index)
-            return draft.encoder.encode(id: ReadingID(epoch: 1, sequence: Int64(index + 1)), timestamp: draft.timestamp, values: draft.values)
+            BenchReadings.message(encoders[index % 64], index, id: ReadingID(epoch: 1, sequence: Int64(index + 1)))
         }
 
         // The segment log: one append per frame, commit thread running (the default durability).

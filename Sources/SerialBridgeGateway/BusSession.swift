@@ -205,7 +205,7 @@ public final class BusSession: Sendable {
                     var framer = framing.makeFramer()
                     var timer: Scheduled<Void>?
                     defer { timer?.cancel() }
-                    var drafts: [ReadingDraft] = []
+                    var readings = ReadingBatch()
                     let encoders = members.enumerated().map { index, member in
                         ReadingEncoder(
                             gateway: queue.gateway, device: member.device, profile: member.profile.name,
@@ -222,7 +222,7 @@ public final class BusSession: Sendable {
                             if let tap { for member in members { request.withUnsafeBytes { tap.offer(member.device, .tx, $0) } } }
                             try await outbound.write(ByteBuffer(bytes: request))
                         }
-                        deliver(scheduler.takeOutputs(), encoders: encoders, drafts: &drafts)
+                        deliver(scheduler.takeOutputs(), encoders: encoders, readings: &readings)
                         timer?.cancel()
                         if let wakeup = scheduler.nextWakeup {
                             timer = eventLoop.scheduleTask(deadline: .uptimeNanoseconds(wakeup)) { continuation.yield(.tick) }
@@ -271,21 +271,20 @@ public final class BusSession: Sendable {
     }
 
     private func deliver(_ outputs: [BusScheduler.Output]) {
-        var drafts: [ReadingDraft] = []
-        deliver(outputs, encoders: [], drafts: &drafts)
+        var readings = ReadingBatch()
+        deliver(outputs, encoders: [], readings: &readings)
     }
 
-    private func deliver(_ outputs: [BusScheduler.Output], encoders: [ReadingEncoder], drafts: inout [ReadingDraft]) {
+    private func deliver(_ outputs: [BusScheduler.Output], encoders: [ReadingEncoder], readings: inout ReadingBatch) {
         guard !outputs.isEmpty else { return }
         let timestamp = Timestamp.nowMilliseconds()
         var finished: [(UInt64, CommandOutcome)] = []
         for output in outputs {
             switch output {
             case .reading(let index, let reading) where index < encoders.count:
-                drafts.append(ReadingDraft(
-                    encoder: encoders[index], timestamp: timestamp,
-                    values: reading.values.map { $0.map(WireValue.init) }, outOfRange: reading.outOfRange
-                ))
+                readings.append(encoder: encoders[index], timestamp: timestamp, count: reading.values.count, outOfRange: reading.outOfRange) {
+                    reading.values[$0].map(WireValue.init)
+                }
             case .reading:
                 break
             case .responding(let index, let answering, let message):
@@ -302,8 +301,8 @@ public final class BusSession: Sendable {
                 finished.append((id, outcome))
             }
         }
-        queue.enqueue(drafts)
-        drafts.removeAll(keepingCapacity: true)
+        queue.enqueue(readings)
+        readings.removeAll()
         for (id, outcome) in finished {
             inbox.withLock { $0.waiting.removeValue(forKey: id) }?.resume(returning: outcome)
         }

@@ -43,7 +43,7 @@ final class DeviceStreamHandler: ChannelInboundHandler {
     /// Silence ends frames of time-framed profiles: the framer is offered a flush this often.
     private let idleFlushInterval: Duration?
 
-    private var drafts: [ReadingDraft] = []
+    private var readings = ReadingBatch()
     private var inStep = false
     private var ending: String?
     private var ticker: RepeatedTask?
@@ -203,13 +203,13 @@ final class DeviceStreamHandler: ChannelInboundHandler {
     private func endStep() {
         guard inStep else { return }
         inStep = false
-        if !drafts.isEmpty {
+        if !readings.isEmpty {
             if let context {
-                AppendBatcher.on(context.eventLoop).add(drafts, to: queue)
+                AppendBatcher.on(context.eventLoop).add(&readings, to: queue)
             } else {
-                queue.enqueue(drafts)
+                queue.enqueue(readings)
+                readings.removeAll()
             }
-            drafts.removeAll(keepingCapacity: true)
         }
         slot?.publish(DeviceCounterBoard.Counts(totals: totals, current: parser.counters, open: true))
     }
@@ -220,20 +220,19 @@ final class DeviceStreamHandler: ChannelInboundHandler {
         parse { parser, collect in parser.feed(bytes, at: now, onReading: collect, onRejection: log) }
     }
 
-    /// Runs `body` with the parser and a sink for its readings, stamped now. The drafts are moved
+    /// Runs `body` with the parser and a sink for its readings, stamped now. The batch is moved
     /// into a local for the call: the closures then touch no property of this class.
     private func parse(_ body: (inout DeviceParser, (ParsedReading) -> Void) -> Void) {
         let timestamp = Timestamp.nowMilliseconds()
         let encoder = self.encoder
-        var drafts = self.drafts
-        self.drafts = []
+        var readings = ReadingBatch()
+        swap(&readings, &self.readings)
         body(&parser) { reading in
-            drafts.append(ReadingDraft(
-                encoder: encoder, timestamp: timestamp,
-                values: reading.values.map { $0.map(WireValue.init) }, outOfRange: reading.outOfRange
-            ))
+            readings.append(encoder: encoder, timestamp: timestamp, count: reading.values.count, outOfRange: reading.outOfRange) {
+                reading.values[$0].map(WireValue.init)
+            }
         }
-        self.drafts = drafts
+        swap(&readings, &self.readings)
     }
 
     private func log(_ rejection: Rejection) {

@@ -14,6 +14,15 @@ public struct JSONWriter {
         bytes.reserveCapacity(capacity)
     }
 
+    /// Runs `body` with a writer that appends to `bytes` (without copying them): for fragments
+    /// of a message written into a caller's buffer.
+    public static func append(to bytes: inout [UInt8], _ body: (inout JSONWriter) -> Void) {
+        var writer = JSONWriter(capacity: 0)
+        swap(&writer.bytes, &bytes)
+        body(&writer)
+        swap(&writer.bytes, &bytes)
+    }
+
     /// Opens an object (as a value).
     public mutating func beginObject() {
         separate()
@@ -74,10 +83,63 @@ public struct JSONWriter {
     /// Writes a floating-point value; NaN and infinities, which JSON cannot carry, become `null`.
     public mutating func float(_ value: Double) {
         separate()
-        if value.isFinite {
-            bytes.append(contentsOf: value.description.utf8)
-        } else {
+        if !value.isFinite {
             bytes.append(contentsOf: "null".utf8)
+        } else if !appendShortDecimal(value) {
+            bytes.append(contentsOf: value.description.utf8)
+        }
+    }
+
+    /// Writes `value` as `description` would when it has at most 15 significant digits and a
+    /// magnitude in [1e-4, 1e15), which covers nearly every sensor reading; false (nothing
+    /// written) otherwise. It finds the fewest decimals `k` for which `m / 10^k` with `m` the
+    /// nearest integer to `value × 10^k` gives `value` back: `m` and `10^k` are exact doubles and
+    /// the division is correctly rounded, exactly as parsing the digits is, so the text round-trips;
+    /// below 10^15 decimals of `k` places are over four ulps apart, so no other `m` could, and
+    /// fewer decimals means fewer digits: the shortest form, as `description` prints it. Saves
+    /// building a String per value on the hot path.
+    private mutating func appendShortDecimal(_ value: Double) -> Bool {
+        let magnitude = value.magnitude
+        guard magnitude >= 1e-4, magnitude < 1e15 else { return false }
+        var scale = 1.0
+        for decimals in 0...19 {
+            let scaled = magnitude * scale
+            guard scaled < 1e15 else { return false }
+            let nearest = scaled.rounded()
+            if nearest / scale == magnitude {
+                appendDecimal(UInt64(nearest), decimals: decimals, negative: value < 0)
+                return true
+            }
+            scale *= 10
+        }
+        return false
+    }
+
+    /// Writes `digits × 10^-decimals` in plain notation, `.0` after an integer.
+    private mutating func appendDecimal(_ digits: UInt64, decimals: Int, negative: Bool) {
+        withUnsafeTemporaryAllocation(of: UInt8.self, capacity: 48) { buffer in
+            var index = 48
+            var rest = digits
+            var written = 0
+            // Fraction digits (at least one: `.0`), then the point, then the integer part.
+            repeat {
+                index -= 1
+                buffer[index] = decimals == 0 ? UInt8(ascii: "0") : UInt8(ascii: "0") + UInt8(rest % 10)
+                if decimals > 0 { rest /= 10 }
+                written += 1
+            } while written < max(decimals, 1)
+            index -= 1
+            buffer[index] = UInt8(ascii: ".")
+            repeat {
+                index -= 1
+                buffer[index] = UInt8(ascii: "0") + UInt8(rest % 10)
+                rest /= 10
+            } while rest > 0
+            if negative {
+                index -= 1
+                buffer[index] = UInt8(ascii: "-")
+            }
+            bytes.append(contentsOf: UnsafeBufferPointer(rebasing: buffer[index..<48]))
         }
     }
 

@@ -176,6 +176,8 @@ public struct FrameInterpreter: Sendable {
     private let fieldSpecs: [FieldSpec]
     /// For each output value (except `raw`), the index of its decoder field.
     private let selection: [Int]
+    /// Whether ``selection`` is every decoder field in order.
+    private let selectsEveryField: Bool
     private let raw: Bool
 
     /// What became of one frame.
@@ -199,6 +201,17 @@ public struct FrameInterpreter: Sendable {
         selection = outputFields.compactMap { output in
             output.name == "raw" && spec.raw ? nil : fields.firstIndex { $0.name == output.name }
         }
+        selectsEveryField = selection == Array(fields.indices)
+    }
+
+    /// Scales and range-checks decoder field `index`'s value, flagging it when out of range.
+    private func finish(_ rawValue: Value, _ index: Int, _ flagged: inout [String], _ counters: inout ParserCounters) -> Value {
+        let (value, outOfRange) = fieldSpecs[index].finish(rawValue)
+        if outOfRange {
+            flagged.append(fieldSpecs[index].name)
+            counters.outOfRange &+= 1
+        }
+        return value
     }
 
     /// Checks and decodes one frame, counting what happened in `counters`.
@@ -215,19 +228,22 @@ public struct FrameInterpreter: Sendable {
                 counters.decodeErrors &+= 1
                 return .rejected(Rejection(stage: .decoding, message: error.message, offset: offset))
             case .success(let decoded):
-                values.reserveCapacity(selection.count + 1)
-                for index in selection {
-                    guard index < decoded.count, let rawValue = decoded[index] else {
-                        values.append(nil)
-                        continue
+                if selectsEveryField, decoded.count == fieldSpecs.count {
+                    // Every decoded value in order (the usual case): finish them in place.
+                    values = decoded
+                    for index in values.indices {
+                        guard let rawValue = values[index] else { continue }
+                        values[index] = finish(rawValue, index, &flagged, &counters)
                     }
-                    let field = fieldSpecs[index]
-                    let (value, outOfRange) = field.finish(rawValue)
-                    if outOfRange {
-                        flagged.append(field.name)
-                        counters.outOfRange &+= 1
+                } else {
+                    values.reserveCapacity(selection.count + 1)
+                    for index in selection {
+                        guard index < decoded.count, let rawValue = decoded[index] else {
+                            values.append(nil)
+                            continue
+                        }
+                        values.append(finish(rawValue, index, &flagged, &counters))
                     }
-                    values.append(value)
                 }
             }
         }

@@ -168,6 +168,19 @@ public enum MessageCodec {
         return bytes
     }
 
+    /// ``batch(encoded:)`` for messages laid end to end in one buffer: `items` are their ranges
+    /// in `bytes`.
+    public static func batch(encoded items: [Range<Int>], of bytes: [UInt8]) -> [UInt8] {
+        var batch = batchHead
+        batch.reserveCapacity(batchHead.count + items.reduce(2) { $0 + $1.count + 1 })
+        for (index, item) in items.enumerated() {
+            if index > 0 { batch.append(UInt8(ascii: ",")) }
+            batch.append(contentsOf: bytes[item])
+        }
+        batch.append(contentsOf: [UInt8(ascii: "]"), UInt8(ascii: "}")])
+        return batch
+    }
+
     private static let batchHead = Array(#"{"type":"batch","items":["#.utf8)
 
     /// Decodes one JSON text message of at most `limit` bytes.

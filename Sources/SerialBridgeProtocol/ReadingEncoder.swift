@@ -65,48 +65,80 @@ public final class ReadingEncoder: Sendable {
     }
 
     /// Encodes a reading whose `values` are aligned with ``fields`` (nil: not carried this time), as
-    /// a JSON `reading` message or a binary record, by ``format``.
+    /// a JSON `reading` message or a binary record, by ``format``: ``writeIdentity(_:into:)`` then
+    /// ``writeBody(timestamp:count:outOfRange:into:value:)``.
     public func encode(id: ReadingID, timestamp: Int64, values: [WireValue?], outOfRange: [String] = []) -> [UInt8] {
+        var bytes: [UInt8] = []
+        bytes.reserveCapacity(head.count + middle.count + fullUnits.count + 24 * values.count + 48)
+        writeIdentity(id, into: &bytes)
+        writeBody(timestamp: timestamp, count: values.count, outOfRange: outOfRange, into: &bytes) { values[$0] }
+        return bytes
+    }
+
+    /// Appends the start of a reading's message, up to and including its identity. The rest, the
+    /// body, does not depend on the identity: a device session encodes it as soon as it parses the
+    /// reading, and the outbound queue adds the identity when it numbers the reading.
+    public func writeIdentity(_ id: ReadingID, into bytes: inout [UInt8]) {
         switch format {
-        case .json: encodeJSON(id: id, timestamp: timestamp, values: values, outOfRange: outOfRange)
-        case .binary: encodeBinary(id: id, timestamp: timestamp, values: values, outOfRange: outOfRange)
+        case .json:
+            JSONWriter.append(to: &bytes) { writer in
+                writer.raw(head)
+                writer.integer(id.epoch)
+                writer.raw(Self.sequenceKey)
+                writer.integer(id.sequence)
+            }
+        case .binary:
+            ByteWriter.append(to: &bytes) { writer in
+                writer.byte(BinaryReadings.recordKind)
+                writer.varint(UInt64(bitPattern: id.epoch))
+                writer.varint(UInt64(bitPattern: id.sequence))
+            }
         }
     }
 
-    /// The binary record, byte for byte what ``BinaryReadings/record(_:)`` writes for the reading.
-    func encodeBinary(id: ReadingID, timestamp: Int64, values: [WireValue?], outOfRange: [String]) -> [UInt8] {
-        var writer = ByteWriter(capacity: 24 + binaryNames.count + 20 * values.count)
-        writer.byte(BinaryReadings.recordKind)
-        writer.varint(UInt64(bitPattern: id.epoch))
-        writer.varint(UInt64(bitPattern: id.sequence))
+    /// Appends the rest of a reading's message after ``writeIdentity(_:into:)``: `value(i)` is the
+    /// value of field `i` for `i` in `0..<count` (nil: not carried this time). The binary body is,
+    /// with the identity before it, byte for byte what ``BinaryReadings/record(_:)`` writes.
+    public func writeBody(
+        timestamp: Int64, count: Int, outOfRange: [String], into bytes: inout [UInt8], value: (Int) -> WireValue?
+    ) {
+        switch format {
+        case .json:
+            JSONWriter.append(to: &bytes) { writeJSONBody(timestamp: timestamp, count: count, outOfRange: outOfRange, into: &$0, value: value) }
+        case .binary:
+            ByteWriter.append(to: &bytes) { writeBinaryBody(timestamp: timestamp, count: count, outOfRange: outOfRange, into: &$0, value: value) }
+        }
+    }
+
+    private func writeBinaryBody(
+        timestamp: Int64, count: Int, outOfRange: [String], into writer: inout ByteWriter, value: (Int) -> WireValue?
+    ) {
         writer.raw(binaryNames)
         writer.signed(timestamp)
-        let present = values.prefix(binaryFields.count).reduce(0) { $0 + ($1 == nil ? 0 : 1) }
+        let fieldCount = min(count, binaryFields.count)
+        var present = 0
+        for index in 0..<fieldCount where value(index) != nil { present += 1 }
         writer.varint(UInt64(present))
-        for (index, value) in values.enumerated() where index < binaryFields.count {
-            guard let value else { continue }
+        for index in 0..<fieldCount {
+            guard let value = value(index) else { continue }
             writer.raw(binaryFields[index].name)
             BinaryReadings.write(value, into: &writer)
             writer.raw(binaryFields[index].unit)
         }
         writer.varint(UInt64(outOfRange.count))
         for name in outOfRange { writer.string(name) }
-        return writer.bytes
     }
 
-    func encodeJSON(id: ReadingID, timestamp: Int64, values: [WireValue?], outOfRange: [String]) -> [UInt8] {
-        var writer = JSONWriter(capacity: head.count + middle.count + fullUnits.count + 24 * values.count + 48)
-        writer.raw(head)
-        writer.integer(id.epoch)
-        writer.raw(Self.sequenceKey)
-        writer.integer(id.sequence)
+    private func writeJSONBody(
+        timestamp: Int64, count: Int, outOfRange: [String], into writer: inout JSONWriter, value: (Int) -> WireValue?
+    ) {
         writer.raw(middle)
         writer.integer(timestamp)
         writer.raw(Self.valuesKey)
         var allPresent = true
         var first = true
-        for (index, value) in values.enumerated() where index < keys.count {
-            guard let value else {
+        for index in 0..<min(count, keys.count) {
+            guard let value = value(index) else {
                 allPresent = false
                 continue
             }
@@ -115,10 +147,12 @@ public final class ReadingEncoder: Sendable {
             first = false
             MessageCodec.writeValue(value, into: &writer)
         }
-        if allPresent && values.count == fields.count {
+        if allPresent && count == fields.count {
             writer.raw(fullUnits)
         } else {
-            let present = zip(fields, values).compactMap { field, value in value == nil ? nil : (field.name, field.unit) }
+            let present = (0..<min(count, fields.count)).compactMap { index in
+                value(index) == nil ? nil : (fields[index].name, fields[index].unit)
+            }
             writer.raw(Self.units(present))
         }
         if !outOfRange.isEmpty {
@@ -128,7 +162,6 @@ public final class ReadingEncoder: Sendable {
             writer.endArray()
         }
         writer.raw(Self.close)
-        return writer.bytes
     }
 
     private static let sequenceKey = Array(#","seq":"#.utf8)

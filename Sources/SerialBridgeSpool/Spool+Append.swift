@@ -15,6 +15,12 @@ extension Spool {
     /// reuse the identities of refused frames: they were never stored or sent.
     @discardableResult
     public func append(_ frames: [SpoolFrame]) -> Int {
+        append(SpoolFrames(frames))
+    }
+
+    /// ``append(_:)-([SpoolFrame])`` for frames laid end to end in one buffer (the hot path).
+    @discardableResult
+    public func append(_ frames: SpoolFrames) -> Int {
         guard !frames.isEmpty else { return 0 }
         var notes: [(Logger.Level, String)] = []
         let now = ContinuousClock.now
@@ -28,7 +34,7 @@ extension Spool {
     }
 
     /// Under the lock: admits, writes and accounts for the frames. Returns how many were taken.
-    private func append(_ frames: [SpoolFrame], to state: inout SpoolState, notes: inout [(Logger.Level, String)]) -> Int {
+    private func append(_ frames: SpoolFrames, to state: inout SpoolState, notes: inout [(Logger.Level, String)]) -> Int {
         guard !state.closed else {
             state.dropped += UInt64(frames.count)
             return 0
@@ -41,8 +47,8 @@ extension Spool {
         var tail = state.lastAppended
         admitting: for frame in frames {
             let header = SpoolRecord.Header(id: frame.id, timestamp: frame.timestamp, length: frame.payload.count)
-            guard tail.map({ header.id > $0 }) ?? true, frame.payload.count <= SpoolRecord.maxPayload else {
-                notes.append((.error, "spool: refused frame \(header.id) (\(frame.payload.count) bytes): identities must grow and payloads stay under \(SpoolRecord.maxPayload) bytes"))
+            guard tail.map({ header.id > $0 }) ?? true, header.length <= SpoolRecord.maxPayload else {
+                notes.append((.error, "spool: refused frame \(header.id) (\(header.length) bytes): identities must grow and payloads stay under \(SpoolRecord.maxPayload) bytes"))
                 break
             }
             // The quota, with room for a segment header in case this frame starts a segment.
@@ -78,7 +84,7 @@ extension Spool {
             if state.writer == nil && state.buffer.isEmpty {
                 state.buffer.append(contentsOf: SegmentFile.header(epoch: header.id.epoch))
             }
-            SpoolRecord.append(frame, to: &state.buffer)
+            SpoolRecord.append(header, payload: frames.payload(frame), to: &state.buffer)
             state.bufferedHeaders.append(header)
             tail = header.id
         }

@@ -25,7 +25,7 @@ struct CursorReader {
     /// Reads frames of the plan into `frames`: at most `limit` frames and about `byteBudget`
     /// payload bytes, skipping identities up to the plan's mark.
     mutating func read(
-        _ plan: SpoolState.ReadPlan, path: String, limit: Int, byteBudget: Int, into frames: inout [SpoolFrame]
+        _ plan: SpoolState.ReadPlan, path: String, limit: Int, byteBudget: Int, into frames: inout SpoolFrames
     ) -> Outcome {
         if descriptor < 0 || number != plan.number {
             close()
@@ -42,7 +42,7 @@ struct CursorReader {
             let step = reader.next(descriptor) { header, payload in
                 lastGood = header.id
                 if let skip = plan.skipThrough, header.id <= skip { return }
-                frames.append(SpoolFrame(id: header.id, timestamp: header.timestamp, payload: Array(payload)))
+                frames.append(id: header.id, timestamp: header.timestamp, payload: payload)
                 bytes += payload.count
             }
             switch step {
@@ -72,8 +72,8 @@ extension Spool {
     ///
     /// A segment that cannot be read back is moved aside with a log line and its unacknowledged
     /// frames are counted as dropped.
-    public func read(limit: Int) -> [SpoolFrame] {
-        var frames: [SpoolFrame] = []
+    public func read(limit: Int) -> SpoolFrames {
+        var frames = SpoolFrames()
         while true {
             guard let plan = state.withLock({ $0.planRead() }) else { return frames }
             let outcome = reader.withLock {

@@ -73,16 +73,22 @@ public enum SpoolRecord {
 
     /// Appends the record of `frame` to `buffer`.
     public static func append(_ frame: SpoolFrame, to buffer: inout [UInt8]) {
+        let header = Header(id: frame.id, timestamp: frame.timestamp, length: frame.payload.count)
+        append(header, payload: frame.payload[...], to: &buffer)
+    }
+
+    /// Appends the record of `header` (whose length is the payload's) and `payload` to `buffer`.
+    public static func append(_ header: Header, payload: ArraySlice<UInt8>, to buffer: inout [UInt8]) {
         let start = buffer.count
         buffer.append(contentsOf: repeatElement(0, count: headerSize))
-        buffer.append(contentsOf: frame.payload)
+        buffer.append(contentsOf: payload)
         buffer.withUnsafeMutableBytes { raw in
             let record = UnsafeMutableRawBufferPointer(rebasing: raw[start...])
             record.storeBytes(of: magic.littleEndian, toByteOffset: 0, as: UInt32.self)
-            record.storeBytes(of: UInt32(truncatingIfNeeded: frame.payload.count).littleEndian, toByteOffset: 8, as: UInt32.self)
-            record.storeBytes(of: frame.id.epoch.littleEndian, toByteOffset: 12, as: Int64.self)
-            record.storeBytes(of: frame.id.sequence.littleEndian, toByteOffset: 20, as: Int64.self)
-            record.storeBytes(of: frame.timestamp.littleEndian, toByteOffset: 28, as: Int64.self)
+            record.storeBytes(of: UInt32(truncatingIfNeeded: payload.count).littleEndian, toByteOffset: 8, as: UInt32.self)
+            record.storeBytes(of: header.id.epoch.littleEndian, toByteOffset: 12, as: Int64.self)
+            record.storeBytes(of: header.id.sequence.littleEndian, toByteOffset: 20, as: Int64.self)
+            record.storeBytes(of: header.timestamp.littleEndian, toByteOffset: 28, as: Int64.self)
             let crc = CRC32.checksum(UnsafeRawBufferPointer(rebasing: record[8...]))
             record.storeBytes(of: crc.littleEndian, toByteOffset: 4, as: UInt32.self)
         }

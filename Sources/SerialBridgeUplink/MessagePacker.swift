@@ -1,4 +1,5 @@
 import SerialBridgeProtocol
+import SerialBridgeSpool
 
 /// Turns queued frames into WebSocket messages: runs of JSON frames become one `batch` text
 /// message, runs of binary records one binary batch, each at most the negotiated message size; a
@@ -28,29 +29,45 @@ public struct MessagePacker: Sendable {
 
     /// The messages carrying `frames`, in order. A frame is JSON when it starts with `{`, a binary
     /// reading record when it starts with 0xB0.
+    public mutating func pack(_ frames: SpoolFrames) -> [Outgoing] {
+        pack(frames.bytes, frames.lazy.map(\.payload))
+    }
+
+    /// ``pack(_:)-(SpoolFrames)`` for frames held separately (tests).
     public mutating func pack(_ frames: [[UInt8]]) -> [Outgoing] {
+        var bytes: [UInt8] = []
+        var ranges: [Range<Int>] = []
+        for frame in frames {
+            ranges.append(bytes.count..<(bytes.count + frame.count))
+            bytes.append(contentsOf: frame)
+        }
+        return pack(bytes, ranges)
+    }
+
+    /// The messages carrying the frames at `ranges` of `bytes`.
+    private mutating func pack(_ bytes: [UInt8], _ ranges: some Collection<Range<Int>>) -> [Outgoing] {
         var messages: [Outgoing] = []
-        var run: [[UInt8]] = []
+        var run: [Range<Int>] = []
         var runBytes = 0
         var runIsBinary = false
         func finishRun() {
-            guard !run.isEmpty else { return }
+            guard let first = run.first else { return }
             if runIsBinary {
-                messages.append(.binary(BinaryReadings.batch(gateway: gateway, records: run)))
+                messages.append(.binary(BinaryReadings.batch(gateway: gateway, records: run, of: bytes)))
             } else {
-                messages.append(.text(run.count == 1 ? run[0] : MessageCodec.batch(encoded: run)))
+                messages.append(.text(run.count == 1 ? Array(bytes[first]) : MessageCodec.batch(encoded: run, of: bytes)))
             }
             run.removeAll(keepingCapacity: true)
             runBytes = 0
         }
         // Room for a batch's own framing: `{"type":"batch","items":[`…`]}` or kind, gateway, count.
         let overhead = 32 + gateway.utf8.count
-        for frame in frames {
-            let isBinary = frame.first == BinaryReadings.recordKind
+        for frame in ranges {
+            let isBinary = bytes[frame].first == BinaryReadings.recordKind
             let alone = isBinary ? frame.count + overhead : frame.count
             if alone > maxMessageBytes {
                 finishRun()
-                let whole = isBinary ? BinaryReadings.batch(gateway: gateway, records: [frame]) : frame
+                let whole = isBinary ? BinaryReadings.batch(gateway: gateway, records: [frame], of: bytes) : Array(bytes[frame])
                 for chunk in Chunking.split(whole, inner: isBinary ? .binary : .text, id: nextChunkedMessage, chunkBytes: chunkBytes) {
                     messages.append(.binary(chunk))
                 }

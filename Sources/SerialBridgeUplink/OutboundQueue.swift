@@ -2,34 +2,6 @@ import SerialBridgeProtocol
 import SerialBridgeSpool
 import Synchronization
 
-/// A reading made by a device session, before it has an identity.
-public struct ReadingDraft: Sendable {
-    /// The device's encoder (names, units, gateway, device and profile).
-    public var encoder: ReadingEncoder
-    /// Milliseconds since 1970 UTC.
-    public var timestamp: Int64
-    /// Values aligned with the encoder's fields; nil where the frame carried none.
-    public var values: [WireValue?]
-    /// Names of values outside their valid range.
-    public var outOfRange: [String]
-
-    /// Creates a draft.
-    public init(encoder: ReadingEncoder, timestamp: Int64, values: [WireValue?], outOfRange: [String] = []) {
-        self.encoder = encoder
-        self.timestamp = timestamp
-        self.values = values
-        self.outOfRange = outOfRange
-    }
-}
-
-/// An encoded message waiting for the server's acknowledgement.
-public struct OutboundFrame: Sendable {
-    /// The reading's identity.
-    public var id: ReadingID
-    /// The encoded `reading` message.
-    public var bytes: [UInt8]
-}
-
 /// The gateway's outgoing readings, shared by device sessions (producers) and the uplink (the
 /// one consumer), kept in the durable ``Spool`` until the server acknowledges them.
 ///
@@ -58,6 +30,8 @@ public final class OutboundQueue: Sendable {
 
     private struct State {
         var nextSequence: Int64 = 1
+        /// The batch being appended, kept for its storage.
+        var frames = SpoolFrames()
         var appends: UInt64 = 0
         var waiter: CheckedContinuation<Void, Never>?
     }
@@ -80,13 +54,16 @@ public final class OutboundQueue: Sendable {
         limiter = Mutex(spool.configuration.backlogRateLimit.map { BacklogRateLimiter(rate: $0) })
     }
 
-    /// Numbers, encodes and appends readings, then wakes the sender. One lock and one spool
-    /// write per batch, not per reading.
-    public func enqueue(_ drafts: [ReadingDraft]) {
-        guard !drafts.isEmpty else { return }
-        append(drafts.count) { id, index in
-            let draft = drafts[index]
-            return (draft.timestamp, draft.encoder.encode(id: id, timestamp: draft.timestamp, values: draft.values, outOfRange: draft.outOfRange))
+    /// Numbers readings and appends them, then wakes the sender. One lock and one spool write per
+    /// batch, not per reading.
+    public func enqueue(_ readings: ReadingBatch) {
+        guard !readings.isEmpty else { return }
+        append(readings.count) { id, index, frames in
+            let entry = readings.entries[index]
+            frames.append(id: id, timestamp: entry.timestamp) { bytes in
+                entry.encoder.writeIdentity(id, into: &bytes)
+                bytes.append(contentsOf: readings.body(index))
+            }
         }
     }
 
@@ -96,25 +73,28 @@ public final class OutboundQueue: Sendable {
         device: String, kind: DeviceStateChange.Kind, profile: String, path: String, timestamp: Int64,
         message: String? = nil, counters: [(String, Int64)] = [], commands: [CommandDescription]? = nil
     ) {
-        append(1) { id, _ in
+        append(1) { id, _, frames in
             let event = DeviceStateChange(
                 gateway: gateway, id: id, device: device, kind: kind, profile: profile, path: path,
                 timestamp: timestamp, message: message, counters: counters, commands: commands
             )
-            return (timestamp, MessageCodec.encode(.device(event)))
+            frames.append(id: id, timestamp: timestamp) { $0.append(contentsOf: MessageCodec.encode(.device(event))) }
         }
     }
 
-    /// Under one lock: gives `count` frames the next identities, encodes each with `encode` and
-    /// appends them to the spool; identities of refused frames are reused. Then wakes the sender.
-    private func append(_ count: Int, _ encode: (ReadingID, Int) -> (timestamp: Int64, bytes: [UInt8])) {
+    /// Under one lock: gives `count` frames the next identities, has `encode` add frame `i` with
+    /// its identity to the batch, and appends the batch to the spool; identities of refused frames
+    /// are reused. Then wakes the sender.
+    private func append(_ count: Int, _ encode: (ReadingID, Int, inout SpoolFrames) -> Void) {
         let waiter = state.withLock { state -> CheckedContinuation<Void, Never>? in
-            var frames: [SpoolFrame] = []
-            frames.reserveCapacity(count)
+            var frames = SpoolFrames()
+            swap(&frames, &state.frames)
+            defer {
+                frames.removeAll()
+                swap(&frames, &state.frames)
+            }
             for index in 0..<count {
-                let id = ReadingID(epoch: epoch, sequence: state.nextSequence + Int64(index))
-                let (timestamp, bytes) = encode(id, index)
-                frames.append(SpoolFrame(id: id, timestamp: timestamp, payload: bytes))
+                encode(ReadingID(epoch: epoch, sequence: state.nextSequence + Int64(index)), index, &frames)
             }
             let taken = spool.append(frames)
             state.nextSequence += Int64(taken)
@@ -145,14 +125,14 @@ public final class OutboundQueue: Sendable {
     }
 
     /// The next unsent frames (at most `limit`), oldest first, waiting until there is at least
-    /// one (and, with a backlog rate limit, until the limit allows). Returns an empty array only
+    /// one (and, with a backlog rate limit, until the limit allows). Returns an empty batch only
     /// when the calling task is cancelled. One consumer at a time.
-    public func nextBatch(limit: Int) async -> [OutboundFrame] {
+    public func nextBatch(limit: Int) async -> SpoolFrames {
         while !Task.isCancelled {
-            guard let allowed = await allowance(limit) else { return [] }
+            guard let allowed = await allowance(limit) else { return SpoolFrames() }
             let frames = spool.read(limit: allowed)
             limiter.withLock { $0?.giveBack(allowed - frames.count) }
-            if !frames.isEmpty { return frames.map { OutboundFrame(id: $0.id, bytes: $0.payload) } }
+            if !frames.isEmpty { return frames }
             await withTaskCancellationHandler {
                 await withCheckedContinuation { continuation in
                     let resumeNow = state.withLock { state -> Bool in
@@ -169,7 +149,7 @@ public final class OutboundQueue: Sendable {
                 }?.resume()
             }
         }
-        return []
+        return SpoolFrames()
     }
 
     /// How many frames the rate limit allows now, sleeping until it allows one; nil when cancelled.

@@ -467,7 +467,7 @@ public final class Uplink: Service, Sendable {
                     // starts after the last acknowledged one), so nothing is sent twice.
                     if self.shared.withLock({ $0.rolling }) { break }
                     self.shared.withLock { $0.health.framesOut &+= UInt64(batch.count) }
-                    for message in packer.pack(batch.map(\.bytes)) {
+                    for message in packer.pack(batch) {
                         try await self.write(message, outbound)
                     }
                     if let last = batch.last?.id { self.shared.withLock { $0.lastWritten = last } }

@@ -34,7 +34,7 @@ struct SpoolFixture {
         while true {
             let frames = spool.read(limit: batch)
             if frames.isEmpty { return all }
-            all += frames
+            all += frames.frames
         }
     }
 

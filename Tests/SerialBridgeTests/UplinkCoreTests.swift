@@ -44,8 +44,11 @@ struct BackoffTests {
 struct OutboundQueueTests {
     let encoder = ReadingEncoder(gateway: "g", device: "d", profile: "p", fields: [("n", nil)])
 
-    func draft(_ n: Int) -> ReadingDraft {
-        ReadingDraft(encoder: encoder, timestamp: Int64(n), values: [.integer(Int64(n))])
+    /// Readings `numbers`, each carrying its number as timestamp and value.
+    func readings(_ numbers: some Sequence<Int>) -> ReadingBatch {
+        var batch = ReadingBatch()
+        for n in numbers { batch.append(encoder: encoder, timestamp: Int64(n), values: [.integer(Int64(n))]) }
+        return batch
     }
 
     /// A queue of epoch `epoch` over a spool in `directory` (commits driven by the test).
@@ -57,18 +60,40 @@ struct OutboundQueueTests {
     @Test func identitiesAreAssignedInOrderFromOne() async throws {
         let directory = try TemporaryDirectory()
         let queue = try queue(epoch: 3, in: directory)
-        queue.enqueue((1...3).map(draft))
+        queue.enqueue(readings(1...3))
         let batch = await queue.nextBatch(limit: 10)
         #expect(batch.map(\.id) == [1, 2, 3].map { ReadingID(epoch: 3, sequence: $0) })
-        #expect(batch.first?.bytes == encoder.encode(id: ReadingID(epoch: 3, sequence: 1), timestamp: 1, values: [.integer(1)]))
+        #expect(batch.frames.first?.payload == encoder.encode(id: ReadingID(epoch: 3, sequence: 1), timestamp: 1, values: [.integer(1)]))
         #expect(queue.snapshot.lastAssigned == ReadingID(epoch: 3, sequence: 3))
+        queue.close()
+    }
+
+    @Test func batchesJoinedByTheAppendBatcherKeepEveryReadingWhole() async throws {
+        let directory = try TemporaryDirectory()
+        let queue = try queue(epoch: 4, in: directory)
+        let other = ReadingEncoder(gateway: "g", device: "e", profile: "p", fields: [("a", "V"), ("b", nil)], format: .binary)
+        var joined = readings(1...2)
+        var second = ReadingBatch()
+        second.append(encoder: other, timestamp: 7, values: [nil, .float(2.5)], outOfRange: ["b"])
+        second.append(encoder: encoder, timestamp: 8, values: [.string("x\"y")])
+        joined.append(contentsOf: second)
+        queue.enqueue(joined)
+        let batch = await queue.nextBatch(limit: 10)
+        let id = { ReadingID(epoch: 4, sequence: $0) }
+        #expect(batch.frames.map(\.payload) == [
+            encoder.encode(id: id(1), timestamp: 1, values: [.integer(1)]),
+            encoder.encode(id: id(2), timestamp: 2, values: [.integer(2)]),
+            other.encode(id: id(3), timestamp: 7, values: [nil, .float(2.5)], outOfRange: ["b"]),
+            encoder.encode(id: id(4), timestamp: 8, values: [.string("x\"y")]),
+        ])
+        #expect(batch.map(\.timestamp) == [1, 2, 7, 8])
         queue.close()
     }
 
     @Test func cumulativeAckDropsThePrefixAndRewindResendsTheRest() async throws {
         let directory = try TemporaryDirectory()
         let queue = try queue(epoch: 1, in: directory)
-        queue.enqueue((1...5).map(draft))
+        queue.enqueue(readings(1...5))
         #expect(await queue.nextBatch(limit: 10).count == 5)
         queue.acknowledge(upTo: ReadingID(epoch: 1, sequence: 2))
         #expect(queue.snapshot.depth == 3)
@@ -81,7 +106,7 @@ struct OutboundQueueTests {
     @Test func anAckFromAnEarlierEpochDropsNothingOfThisOne() async throws {
         let directory = try TemporaryDirectory()
         let queue = try queue(epoch: 2, in: directory)
-        queue.enqueue((1...2).map(draft))
+        queue.enqueue(readings(1...2))
         queue.acknowledge(upTo: ReadingID(epoch: 1, sequence: 900))
         #expect(queue.snapshot.depth == 2)
         queue.close()
@@ -92,13 +117,13 @@ struct OutboundQueueTests {
         // Room for three records of about 140 bytes: the rest of a burst is refused, and counted.
         let configuration = SpoolConfiguration(maxBytes: 600, whenFull: .rejectNewest, segmentBytes: 10_000, automaticCommit: false)
         let queue = try queue(epoch: 1, in: directory, configuration)
-        queue.enqueue((1...10).map(draft))
+        queue.enqueue(readings(1...10))
         let taken = queue.snapshot.lastAssigned.sequence
         #expect(taken == 3)
         #expect(queue.snapshot.dropped == UInt64(10 - taken))
         // Once acknowledged, the room is back and numbering continues without a gap.
         queue.acknowledge(upTo: ReadingID(epoch: 1, sequence: taken))
-        queue.enqueue([draft(11)])
+        queue.enqueue(readings([11]))
         #expect(await queue.nextBatch(limit: 20).map(\.id.sequence).last == taken + 1)
         queue.close()
     }
@@ -107,7 +132,7 @@ struct OutboundQueueTests {
         let directory = try TemporaryDirectory()
         let queue = try queue(epoch: 1, in: directory)
         let waiter = Task { await queue.nextBatch(limit: 10).count }
-        queue.enqueue([draft(1)])
+        queue.enqueue(readings([1]))
         #expect(await waiter.value == 1)
         let cancelled = Task { await queue.nextBatch(limit: 10).count }
         cancelled.cancel()

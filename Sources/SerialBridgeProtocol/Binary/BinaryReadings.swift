@@ -66,6 +66,17 @@ public enum BinaryReadings {
         return writer.bytes
     }
 
+    /// ``batch(gateway:records:)`` for records laid end to end in one buffer: `records` are their
+    /// ranges in `bytes`.
+    public static func batch(gateway: String, records: [Range<Int>], of bytes: [UInt8]) -> [UInt8] {
+        var writer = ByteWriter(capacity: 16 + gateway.utf8.count + records.reduce(0) { $0 + $1.count })
+        writer.byte(batchKind)
+        writer.string(gateway)
+        writer.varint(UInt64(records.count))
+        for record in records { writer.raw(bytes[record]) }
+        return writer.bytes
+    }
+
     /// Decodes a batch message into readings, strictly: every byte accounted for.
     public static func decodeBatch(_ bytes: [UInt8]) throws(MessageDecodingError) -> [Reading] {
         var reader = ByteReader(bytes)

@@ -9,6 +9,14 @@ struct ByteWriter {
         bytes.reserveCapacity(capacity)
     }
 
+    /// Runs `body` with a writer that appends to `bytes` (without copying them).
+    static func append(to bytes: inout [UInt8], _ body: (inout ByteWriter) -> Void) {
+        var writer = ByteWriter(capacity: 0)
+        swap(&writer.bytes, &bytes)
+        body(&writer)
+        swap(&writer.bytes, &bytes)
+    }
+
     mutating func byte(_ value: UInt8) { bytes.append(value) }
 
     mutating func varint(_ value: UInt64) {

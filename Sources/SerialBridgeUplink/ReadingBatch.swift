@@ -1,0 +1,58 @@
+import SerialBridgeProtocol
+
+/// Readings made by device sessions, encoded but not yet numbered: each reading's message body
+/// (everything after its identity, ``ReadingEncoder/writeBody(timestamp:count:outOfRange:into:value:)``)
+/// laid end to end in one buffer. The outbound queue numbers them and writes identity and body
+/// into the spool: no array per reading on the way.
+public struct ReadingBatch: Sendable {
+    struct Entry: Sendable {
+        let encoder: ReadingEncoder
+        let timestamp: Int64
+        /// Where the body ends in ``ReadingBatch/bodies``; it starts where the previous one ends.
+        let end: Int
+    }
+
+    private(set) var bodies: [UInt8] = []
+    private(set) var entries: [Entry] = []
+
+    /// An empty batch.
+    public init() {}
+
+    /// Readings in the batch.
+    public var count: Int { entries.count }
+
+    /// Whether the batch holds no reading.
+    public var isEmpty: Bool { entries.isEmpty }
+
+    /// Adds a reading of `encoder`'s device: `value(i)` is field `i`'s value for `i` in
+    /// `0..<count` (nil: not carried this time).
+    public mutating func append(
+        encoder: ReadingEncoder, timestamp: Int64, count: Int, outOfRange: [String] = [], value: (Int) -> WireValue?
+    ) {
+        encoder.writeBody(timestamp: timestamp, count: count, outOfRange: outOfRange, into: &bodies, value: value)
+        entries.append(Entry(encoder: encoder, timestamp: timestamp, end: bodies.count))
+    }
+
+    /// Adds a reading whose values are aligned with the encoder's fields.
+    public mutating func append(encoder: ReadingEncoder, timestamp: Int64, values: [WireValue?], outOfRange: [String] = []) {
+        append(encoder: encoder, timestamp: timestamp, count: values.count, outOfRange: outOfRange) { values[$0] }
+    }
+
+    /// Adds every reading of `other`, after this batch's.
+    public mutating func append(contentsOf other: ReadingBatch) {
+        let shift = bodies.count
+        bodies.append(contentsOf: other.bodies)
+        entries.append(contentsOf: other.entries.lazy.map { Entry(encoder: $0.encoder, timestamp: $0.timestamp, end: $0.end + shift) })
+    }
+
+    /// The body of reading `index`.
+    func body(_ index: Int) -> ArraySlice<UInt8> {
+        bodies[(index == 0 ? 0 : entries[index - 1].end)..<entries[index].end]
+    }
+
+    /// Empties the batch, keeping its storage for the next one.
+    public mutating func removeAll() {
+        bodies.removeAll(keepingCapacity: true)
+        entries.removeAll(keepingCapacity: true)
+    }
+}
