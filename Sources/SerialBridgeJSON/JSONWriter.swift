@@ -152,13 +152,14 @@ public struct JSONWriter {
     /// Appends bytes that are already valid JSON in this position (pre-encoded fragments, ending
     /// in a key or an opening bracket). The next value written follows them without a comma.
     public mutating func raw(_ fragment: [UInt8]) {
-        bytes.append(contentsOf: fragment)
+        // Through a pointer: appending the array itself retains and releases it, per fragment.
+        fragment.withUnsafeBufferPointer { bytes.append(contentsOf: $0) }
         commaBits &= ~(1 << UInt64(depth))
     }
 
     /// ``raw(_:)`` for a slice; concrete rather than generic so that it is fast across modules.
     public mutating func raw(_ fragment: ArraySlice<UInt8>) {
-        bytes.append(contentsOf: fragment)
+        fragment.withUnsafeBufferPointer { bytes.append(contentsOf: $0) }
         commaBits &= ~(1 << UInt64(depth))
     }
 

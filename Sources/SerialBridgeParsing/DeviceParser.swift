@@ -222,8 +222,9 @@ public struct FrameInterpreter: Sendable {
         }
         var values: [Value?] = []
         var flagged: [String] = []
-        if let decoder {
-            switch decoder.decode(frame) {
+        // Optional chaining rather than `if let`: binding would copy the existential's box.
+        if let decoded = decoder?.decode(frame) {
+            switch decoded {
             case .failure(let error):
                 counters.decodeErrors &+= 1
                 return .rejected(Rejection(stage: .decoding, message: error.message, offset: offset))

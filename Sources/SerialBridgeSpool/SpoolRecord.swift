@@ -81,7 +81,7 @@ public enum SpoolRecord {
     public static func append(_ header: Header, payload: ArraySlice<UInt8>, to buffer: inout [UInt8]) {
         let start = buffer.count
         buffer.append(contentsOf: repeatElement(0, count: headerSize))
-        buffer.append(contentsOf: payload)
+        payload.withUnsafeBufferPointer { buffer.append(contentsOf: $0) }
         buffer.withUnsafeMutableBytes { raw in
             let record = UnsafeMutableRawBufferPointer(rebasing: raw[start...])
             record.storeBytes(of: magic.littleEndian, toByteOffset: 0, as: UInt32.self)

@@ -59,10 +59,9 @@ public final class OutboundQueue: Sendable {
     public func enqueue(_ readings: ReadingBatch) {
         guard !readings.isEmpty else { return }
         append(readings.count) { id, index, frames in
-            let entry = readings.entries[index]
-            frames.append(id: id, timestamp: entry.timestamp) { bytes in
-                entry.encoder.writeIdentity(id, into: &bytes)
-                bytes.append(contentsOf: readings.body(index))
+            frames.append(id: id, timestamp: readings.entries[index].timestamp) { bytes in
+                readings.encoder(index).writeIdentity(id, into: &bytes)
+                readings.body(index).withUnsafeBufferPointer { bytes.append(contentsOf: $0) }
             }
         }
     }

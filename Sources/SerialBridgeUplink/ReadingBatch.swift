@@ -5,8 +5,10 @@ import SerialBridgeProtocol
 /// laid end to end in one buffer. The outbound queue numbers them and writes identity and body
 /// into the spool: no array per reading on the way.
 public struct ReadingBatch: Sendable {
+    /// Plain data, so that batches are joined and emptied without touching reference counts.
     struct Entry: Sendable {
-        let encoder: ReadingEncoder
+        /// The index of the reading's encoder in ``ReadingBatch/encoders``.
+        let encoder: Int
         let timestamp: Int64
         /// Where the body ends in ``ReadingBatch/bodies``; it starts where the previous one ends.
         let end: Int
@@ -14,6 +16,8 @@ public struct ReadingBatch: Sendable {
 
     private(set) var bodies: [UInt8] = []
     private(set) var entries: [Entry] = []
+    /// The encoders of the readings, each once per run of readings of one device.
+    private(set) var encoders: [ReadingEncoder] = []
 
     /// An empty batch.
     public init() {}
@@ -30,7 +34,8 @@ public struct ReadingBatch: Sendable {
         encoder: ReadingEncoder, timestamp: Int64, count: Int, outOfRange: [String] = [], value: (Int) -> WireValue?
     ) {
         encoder.writeBody(timestamp: timestamp, count: count, outOfRange: outOfRange, into: &bodies, value: value)
-        entries.append(Entry(encoder: encoder, timestamp: timestamp, end: bodies.count))
+        if encoders.last !== encoder { encoders.append(encoder) }
+        entries.append(Entry(encoder: encoders.count - 1, timestamp: timestamp, end: bodies.count))
     }
 
     /// Adds a reading whose values are aligned with the encoder's fields.
@@ -41,9 +46,16 @@ public struct ReadingBatch: Sendable {
     /// Adds every reading of `other`, after this batch's.
     public mutating func append(contentsOf other: ReadingBatch) {
         let shift = bodies.count
+        let encoderShift = encoders.count
         bodies.append(contentsOf: other.bodies)
-        entries.append(contentsOf: other.entries.lazy.map { Entry(encoder: $0.encoder, timestamp: $0.timestamp, end: $0.end + shift) })
+        encoders.append(contentsOf: other.encoders)
+        entries.append(contentsOf: other.entries.lazy.map {
+            Entry(encoder: $0.encoder + encoderShift, timestamp: $0.timestamp, end: $0.end + shift)
+        })
     }
+
+    /// The encoder of reading `index`.
+    func encoder(_ index: Int) -> ReadingEncoder { encoders[entries[index].encoder] }
 
     /// The body of reading `index`.
     func body(_ index: Int) -> ArraySlice<UInt8> {
@@ -54,5 +66,6 @@ public struct ReadingBatch: Sendable {
     public mutating func removeAll() {
         bodies.removeAll(keepingCapacity: true)
         entries.removeAll(keepingCapacity: true)
+        encoders.removeAll(keepingCapacity: true)
     }
 }

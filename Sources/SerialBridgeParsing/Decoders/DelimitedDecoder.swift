@@ -69,14 +69,16 @@ public struct DelimitedDecoder: FrameDecoder {
         }
         var values: [Value?] = []
         values.reserveCapacity(configuration.fields.count)
-        for (field, column) in zip(configuration.fields, configuration.columns) {
+        // By index: iterating the fields would copy each one (and retain everything in it).
+        for index in 0..<min(configuration.fields.count, configuration.columns.count) {
+            let column = configuration.columns[index]
             let text = UnsafeRawBufferPointer(rebasing: frame[columns[column]])
             let quoted = column < 64 && quotedColumns & (1 << UInt64(column)) != 0
             let result: Result<Value?, DecodeError>
             if quoted, let quote {
-                result = TextValue.parse(Self.unquote(text, quote: quote), as: field)
+                result = TextValue.parse(Self.unquote(text, quote: quote), as: configuration.fields[index])
             } else {
-                result = TextValue.parse(bytes: UnsafeRawBufferPointer(rebasing: Self.trimmed(text)), as: field)
+                result = TextValue.parse(bytes: UnsafeRawBufferPointer(rebasing: Self.trimmed(text)), as: configuration.fields[index])
             }
             switch result {
             case .success(let value): values.append(value)
