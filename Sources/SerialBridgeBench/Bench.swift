@@ -5,6 +5,8 @@ import SerialBridgeParsing
 import SerialBridgeProfiles
 import SerialBridgeProtocol
 import SerialBridgeSimulator
+import SerialBridgeSpool
+import SerialBridgeUplink
 
 #if canImport(Glibc)
 import Glibc
@@ -113,13 +115,16 @@ struct Parsing: ParsableCommand {
         }
     }
 
-    /// The gateway's hot path without I/O: parse every chunk and encode each reading as a frame.
+    /// The gateway's hot path without I/O: parse every chunk into a batch of encoded readings,
+    /// then number them into a spool batch, as device sessions and the outbound queue do.
     static func pipeline(profile: DeviceProfile, stream: [UInt8], chunk: Int, encode: Bool) -> Int {
         var parser = DeviceParser(spec: profile.parsing)
         let encoder = ReadingEncoder(gateway: "gw-bench", device: "dev", profile: profile.name, fields: parser.outputFields.map { ($0.name, $0.unit) })
         var count = 0
         var bytesOut = 0
         var sequence: Int64 = 0
+        var readings = ReadingBatch()
+        var frames = SpoolFrames()
         stream.withUnsafeBytes { all in
             var index = 0
             while index < all.count {
@@ -127,14 +132,17 @@ struct Parsing: ParsableCommand {
                 parser.feed(UnsafeRawBufferPointer(rebasing: all[index..<end]), at: UInt64(index)) { reading in
                     count += 1
                     guard encode else { return }
-                    sequence += 1
-                    // The gateway's path: the queue assigns the identity and encodes with the device's encoder.
-                    let values = reading.values.map { $0.map(WireValue.init) }
-                    bytesOut &+= encoder.encode(
-                        id: ReadingID(epoch: 1, sequence: sequence), timestamp: 1_795_753_200_000,
-                        values: values, outOfRange: reading.outOfRange
-                    ).count
+                    readings.append(encoder: encoder, timestamp: 1_795_753_200_000, count: reading.values.count, outOfRange: reading.outOfRange) {
+                        reading.values[$0].map(WireValue.init)
+                    }
                 }
+                for reading in 0..<readings.count {
+                    sequence += 1
+                    readings.write(reading, id: ReadingID(epoch: 1, sequence: sequence), into: &frames)
+                }
+                bytesOut &+= frames.bytes.count
+                readings.removeAll()
+                frames.removeAll()
                 index = end
             }
         }

@@ -66,80 +66,19 @@ public struct JSONWriter {
     /// Writes an integer value.
     public mutating func integer(_ value: Int64) {
         separate()
-        if value < 0 { bytes.append(UInt8(ascii: "-")) }
-        var magnitude = value.magnitude
-        // Digits are produced backwards into a small stack buffer, then copied in order.
-        withUnsafeTemporaryAllocation(of: UInt8.self, capacity: 20) { digits in
-            var index = 20
-            repeat {
-                index -= 1
-                digits[index] = UInt8(ascii: "0") + UInt8(magnitude % 10)
-                magnitude /= 10
-            } while magnitude > 0
-            bytes.append(contentsOf: UnsafeBufferPointer(rebasing: digits[index..<20]))
-        }
+        appendNumber { NumberText.write(value, to: $0) }
     }
 
     /// Writes a floating-point value; NaN and infinities, which JSON cannot carry, become `null`.
     public mutating func float(_ value: Double) {
         separate()
-        if !value.isFinite {
-            bytes.append(contentsOf: "null".utf8)
-        } else if !appendShortDecimal(value) {
-            bytes.append(contentsOf: value.description.utf8)
-        }
+        appendNumber { NumberText.write(value, to: $0) }
     }
 
-    /// Writes `value` as `description` would when it has at most 15 significant digits and a
-    /// magnitude in [1e-4, 1e15), which covers nearly every sensor reading; false (nothing
-    /// written) otherwise. It finds the fewest decimals `k` for which `m / 10^k` with `m` the
-    /// nearest integer to `value × 10^k` gives `value` back: `m` and `10^k` are exact doubles and
-    /// the division is correctly rounded, exactly as parsing the digits is, so the text round-trips;
-    /// below 10^15 decimals of `k` places are over four ulps apart, so no other `m` could, and
-    /// fewer decimals means fewer digits: the shortest form, as `description` prints it. Saves
-    /// building a String per value on the hot path.
-    private mutating func appendShortDecimal(_ value: Double) -> Bool {
-        let magnitude = value.magnitude
-        guard magnitude >= 1e-4, magnitude < 1e15 else { return false }
-        var scale = 1.0
-        for decimals in 0...19 {
-            let scaled = magnitude * scale
-            guard scaled < 1e15 else { return false }
-            let nearest = scaled.rounded()
-            if nearest / scale == magnitude {
-                appendDecimal(UInt64(nearest), decimals: decimals, negative: value < 0)
-                return true
-            }
-            scale *= 10
-        }
-        return false
-    }
-
-    /// Writes `digits × 10^-decimals` in plain notation, `.0` after an integer.
-    private mutating func appendDecimal(_ digits: UInt64, decimals: Int, negative: Bool) {
-        withUnsafeTemporaryAllocation(of: UInt8.self, capacity: 48) { buffer in
-            var index = 48
-            var rest = digits
-            var written = 0
-            // Fraction digits (at least one: `.0`), then the point, then the integer part.
-            repeat {
-                index -= 1
-                buffer[index] = decimals == 0 ? UInt8(ascii: "0") : UInt8(ascii: "0") + UInt8(rest % 10)
-                if decimals > 0 { rest /= 10 }
-                written += 1
-            } while written < max(decimals, 1)
-            index -= 1
-            buffer[index] = UInt8(ascii: ".")
-            repeat {
-                index -= 1
-                buffer[index] = UInt8(ascii: "0") + UInt8(rest % 10)
-                rest /= 10
-            } while rest > 0
-            if negative {
-                index -= 1
-                buffer[index] = UInt8(ascii: "-")
-            }
-            bytes.append(contentsOf: UnsafeBufferPointer(rebasing: buffer[index..<48]))
+    private mutating func appendNumber(_ write: (UnsafeMutablePointer<UInt8>) -> Int) {
+        withUnsafeTemporaryAllocation(of: UInt8.self, capacity: NumberText.maxLength) { buffer in
+            guard let base = buffer.baseAddress else { return }
+            bytes.append(contentsOf: UnsafeBufferPointer(start: base, count: write(base)))
         }
     }
 

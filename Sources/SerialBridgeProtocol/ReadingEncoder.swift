@@ -24,6 +24,12 @@ public final class ReadingEncoder: Sendable {
     private let keys: [[UInt8]]
     // `},"units":{…}` when every value is present.
     private let fullUnits: [UInt8]
+    // ``fullUnits`` and the closing brace, when no value is out of range too.
+    private let fullUnitsClosed: [UInt8]
+    // `,"values":{` and the first key.
+    private let valuesAndFirstKey: [UInt8]
+    // Room for the body ``writeCommonJSONBody`` writes.
+    private let commonBodyBound: Int
 
     /// Prepares an encoder for one device.
     public init(gateway: String, device: String, profile: String, fields: [(name: String, unit: String?)], format: WireFormat = .json) {
@@ -62,6 +68,10 @@ public final class ReadingEncoder: Sendable {
             return (index == 0 ? [] : [UInt8(ascii: ",")]) + keyWriter.bytes.dropFirst()
         }
         fullUnits = Self.units(fields.map { ($0.name, $0.unit) })
+        fullUnitsClosed = fullUnits + Self.close
+        valuesAndFirstKey = Self.valuesKey + (keys.first ?? [])
+        commonBodyBound = middle.count + valuesAndFirstKey.count + keys.dropFirst().reduce(0) { $0 + $1.count }
+            + fullUnitsClosed.count + (fields.count + 1) * NumberText.maxLength
     }
 
     /// Encodes a reading whose `values` are aligned with ``fields`` (nil: not carried this time), as
@@ -81,11 +91,13 @@ public final class ReadingEncoder: Sendable {
     public func writeIdentity(_ id: ReadingID, into bytes: inout [UInt8]) {
         switch format {
         case .json:
-            JSONWriter.append(to: &bytes) { writer in
-                writer.raw(head)
-                writer.integer(id.epoch)
-                writer.raw(Self.sequenceKey)
-                writer.integer(id.sequence)
+            bytes.appendWriting(upTo: head.count + Self.sequenceKey.count + 2 * NumberText.maxLength) { start in
+                var cursor = PointerCursor(start)
+                cursor.raw(head)
+                cursor.integer(id.epoch)
+                cursor.raw(Self.sequenceKey)
+                cursor.integer(id.sequence)
+                return cursor.position - start
             }
         case .binary:
             ByteWriter.append(to: &bytes) { writer in
@@ -104,6 +116,7 @@ public final class ReadingEncoder: Sendable {
     ) {
         switch format {
         case .json:
+            if count == fields.count, count > 0, outOfRange.isEmpty, writeCommonJSONBody(timestamp: timestamp, into: &bytes, value: value) { return }
             JSONWriter.append(to: &bytes) { writeJSONBody(timestamp: timestamp, count: count, outOfRange: outOfRange, into: &$0, value: value) }
         case .binary:
             ByteWriter.append(to: &bytes) { writeBinaryBody(timestamp: timestamp, count: count, outOfRange: outOfRange, into: &$0, value: value) }
@@ -129,23 +142,61 @@ public final class ReadingEncoder: Sendable {
         for name in outOfRange { writer.string(name) }
     }
 
+    /// The usual JSON body, every value present, a number or a boolean, none out of range,
+    /// written through one pointer. False, with nothing written, for any other reading.
+    private func writeCommonJSONBody(timestamp: Int64, into bytes: inout [UInt8], value: (Int) -> WireValue?) -> Bool {
+        var common = true
+        bytes.appendWriting(upTo: commonBodyBound) { start in
+            var cursor = PointerCursor(start)
+            cursor.raw(middle)
+            cursor.integer(timestamp)
+            for index in 0..<keys.count {
+                cursor.raw(index == 0 ? valuesAndFirstKey : keys[index])
+                switch value(index) {
+                case .float(let number)?: cursor.float(number)
+                case .integer(let number)?: cursor.integer(number)
+                case .boolean(true)?: cursor.raw(Self.trueText)
+                case .boolean(false)?: cursor.raw(Self.falseText)
+                case .string?, .bytes?, nil:
+                    common = false
+                    return 0
+                }
+            }
+            cursor.raw(fullUnitsClosed)
+            return cursor.position - start
+        }
+        return common
+    }
+
     private func writeJSONBody(
         timestamp: Int64, count: Int, outOfRange: [String], into writer: inout JSONWriter, value: (Int) -> WireValue?
     ) {
         writer.raw(middle)
         writer.integer(timestamp)
-        writer.raw(Self.valuesKey)
         var allPresent = true
-        var first = true
+        var opened = false
         for index in 0..<min(count, keys.count) {
             guard let value = value(index) else {
                 allPresent = false
                 continue
             }
-            // The first key carries no comma; a later key after an absent first one needs it dropped.
-            if first, index > 0 { writer.raw(keys[index].dropFirst()) } else { writer.raw(keys[index]) }
-            first = false
+            if opened {
+                writer.raw(keys[index])
+            } else if index == 0 {
+                writer.raw(valuesAndFirstKey)
+            } else {
+                // The first key carries no comma; a later key after an absent first one needs it dropped.
+                writer.raw(Self.valuesKey)
+                writer.raw(keys[index].dropFirst())
+            }
+            opened = true
             MessageCodec.writeValue(value, into: &writer)
+        }
+        if !opened { writer.raw(Self.valuesKey) }
+        if allPresent && count == fields.count && outOfRange.isEmpty {
+            // The usual ending in one piece.
+            writer.raw(fullUnitsClosed)
+            return
         }
         if allPresent && count == fields.count {
             writer.raw(fullUnits)
@@ -165,6 +216,8 @@ public final class ReadingEncoder: Sendable {
     }
 
     private static let sequenceKey = Array(#","seq":"#.utf8)
+    private static let trueText = Array("true".utf8)
+    private static let falseText = Array("false".utf8)
     private static let valuesKey = Array(#","values":{"#.utf8)
     private static let outOfRangeKey = Array(#","outOfRange":"#.utf8)
     private static let close: [UInt8] = [UInt8(ascii: "}")]

@@ -59,10 +59,7 @@ public final class OutboundQueue: Sendable {
     public func enqueue(_ readings: ReadingBatch) {
         guard !readings.isEmpty else { return }
         append(readings.count) { id, index, frames in
-            frames.append(id: id, timestamp: readings.entries[index].timestamp) { bytes in
-                readings.encoder(index).writeIdentity(id, into: &bytes)
-                readings.body(index).withUnsafeBufferPointer { bytes.append(contentsOf: $0) }
-            }
+            readings.write(index, id: id, into: &frames)
         }
     }
 

@@ -1,4 +1,5 @@
 import SerialBridgeProtocol
+import SerialBridgeSpool
 
 /// Readings made by device sessions, encoded but not yet numbered: each reading's message body
 /// (everything after its identity, ``ReadingEncoder/writeBody(timestamp:count:outOfRange:into:value:)``)
@@ -54,12 +55,14 @@ public struct ReadingBatch: Sendable {
         })
     }
 
-    /// The encoder of reading `index`.
-    func encoder(_ index: Int) -> ReadingEncoder { encoders[entries[index].encoder] }
-
-    /// The body of reading `index`.
-    func body(_ index: Int) -> ArraySlice<UInt8> {
-        bodies[(index == 0 ? 0 : entries[index - 1].end)..<entries[index].end]
+    /// Appends reading `index` to `frames` as a whole message with the identity `id`.
+    public func write(_ index: Int, id: ReadingID, into frames: inout SpoolFrames) {
+        let entry = entries[index]
+        let start = index == 0 ? 0 : entries[index - 1].end
+        frames.append(id: id, timestamp: entry.timestamp) { bytes in
+            encoders[entry.encoder].writeIdentity(id, into: &bytes)
+            bodies.withUnsafeBufferPointer { bytes.append(contentsOf: UnsafeBufferPointer(rebasing: $0[start..<entry.end])) }
+        }
     }
 
     /// Empties the batch, keeping its storage for the next one.

@@ -41,6 +41,21 @@ struct JSONWriterTests {
         #expect(checked == 300_020)
     }
 
+    @Test func integersAreWrittenAsDescriptionWritesThem() {
+        var generator = SplitMix64(seed: 0x1D)
+        var values: [Int64] = [0, 1, -1, 9, 10, 99, 100, -100, 101, 1_000, .max, .min, .max - 1, .min + 1]
+        values += (0..<19).map { digits in (0..<digits).reduce(Int64(1)) { product, _ in product * 10 } }
+        for _ in 0..<100_000 {
+            let value = Int64(bitPattern: generator.next())
+            values.append(value >> (generator.next() % 64))
+        }
+        for value in values {
+            var writer = JSONWriter()
+            writer.integer(value)
+            #expect(String(decoding: writer.bytes, as: UTF8.self) == value.description)
+        }
+    }
+
     static func pow10(_ exponent: Int) -> Double {
         var result = 1.0
         for _ in 0..<abs(exponent) { result *= 10 }

@@ -163,13 +163,36 @@ struct ReadingEncoderTests {
         #expect(bytes == (try vectorBytes(name)))
     }
 
+    @Test func matchesTheGeneralEncoderWhateverTheValuesTypes() {
+        let fields: [(name: String, unit: String?)] = [("a", "V"), ("b", nil)]
+        let encoder = ReadingEncoder(gateway: "g", device: "d", profile: "p", fields: fields)
+        let samples: [WireValue] = [
+            .float(21.5), .float(-0.0), .float(1e-7), .float(.nan), .float(123_456_789.125), .integer(.min), .integer(0),
+            .boolean(true), .boolean(false), .string("t\u{7}\""), .bytes([0, 255]),
+        ]
+        for first in samples {
+            for second in samples {
+                for outOfRange in [[], ["b"]] {
+                    let values: [WireValue?] = [first, second]
+                    let named = zip(fields, values).compactMap { field, value in value.map { NamedValue(name: field.name, value: $0, unit: field.unit) } }
+                    let reading = Reading(gateway: "g", id: ReadingID(epoch: 1, sequence: 9), device: "d", profile: "p", timestamp: 1, values: named, outOfRange: outOfRange)
+                    let fast = encoder.encode(id: reading.id, timestamp: reading.timestamp, values: values, outOfRange: outOfRange)
+                    #expect(fast == MessageCodec.encode(.reading(reading)), "\(String(decoding: fast, as: UTF8.self))")
+                }
+            }
+        }
+        let none = ReadingEncoder(gateway: "g", device: "d", profile: "p", fields: [])
+        let empty = Reading(gateway: "g", id: ReadingID(epoch: 1, sequence: 1), device: "d", profile: "p", timestamp: 1, values: [], outOfRange: [])
+        #expect(none.encode(id: empty.id, timestamp: 1, values: []) == MessageCodec.encode(.reading(empty)))
+    }
+
     @Test func matchesTheGeneralEncoderWhateverValuesAreMissing() {
         let fields: [(name: String, unit: String?)] = [("a", "V"), ("b", nil), ("c", "°C"), ("d", "%")]
         let encoder = ReadingEncoder(gateway: "g", device: "d\"1", profile: "p", fields: fields)
         for mask in 0..<16 {
             let values: [WireValue?] = (0..<4).map { index in mask & (1 << index) != 0 ? .float(Double(index) + 0.5) : nil }
             let named = zip(fields, values).compactMap { field, value in value.map { NamedValue(name: field.name, value: $0, unit: field.unit) } }
-            let reading = Reading(gateway: "g", id: ReadingID(epoch: 2, sequence: Int64(mask + 1)), device: "d\"1", profile: "p", timestamp: -5, values: named, outOfRange: mask == 3 ? ["a"] : [])
+            let reading = Reading(gateway: "g", id: ReadingID(epoch: 2, sequence: Int64(mask + 1)), device: "d\"1", profile: "p", timestamp: -5, values: named, outOfRange: mask % 4 == 3 ? ["a"] : [])
             let fast = encoder.encode(id: reading.id, timestamp: reading.timestamp, values: values, outOfRange: reading.outOfRange)
             #expect(fast == MessageCodec.encode(.reading(reading)), "mask \(mask): \(String(decoding: fast, as: UTF8.self))")
         }
