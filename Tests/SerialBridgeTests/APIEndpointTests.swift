@@ -35,7 +35,7 @@ struct APIEndpointTests {
     /// A server whose database holds gateway `gw-test` (hello seen), device `sensor-1` with readings
     /// one every 10 s over two minutes (t = 1…12), its device events and gateway events.
     static func seededServer(_ logs: LogCapture, _ backend: StorageBackend) async throws -> TestServer {
-        let database = try backend.serverDatabase()
+        let database = try await backend.serverDatabase()
         let server = try await TestServer(gateway: "gw-test", logger: logs.logger("server")) { options in
             if let database { options.database = database }
         }

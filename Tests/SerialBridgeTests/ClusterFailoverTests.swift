@@ -15,7 +15,7 @@ struct ClusterFailoverTests {
     @Test func theGatewayMovesToTheOtherInstanceAndNoReadingIsLost() async throws {
         let binary = try #require(BuiltProducts.path("serialbridge-server"), "build the server first: swift build --build-tests")
         let logs = LogCapture()
-        let url = try PostgresTestCluster.shared().makeDatabase()
+        let url = try await PostgresTestCluster.newDatabase()
         let directory = try TemporaryDirectory()
         let database = try ServerDatabase(parsing: url)
         let a = try await TestServer(directory: directory, port: 0, gateway: "gw-test", logger: logs.logger("A")) {

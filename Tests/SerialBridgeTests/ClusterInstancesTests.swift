@@ -18,7 +18,7 @@ struct ClusterPairStack {
     let gateway: TestGateway
 
     init(logs: LogCapture) async throws {
-        let url = try PostgresTestCluster.shared().makeDatabase()
+        let url = try await PostgresTestCluster.newDatabase()
         let directory = try TemporaryDirectory()
         self.directory = directory
         let database = try ServerDatabase(parsing: url)

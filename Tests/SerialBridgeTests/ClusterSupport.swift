@@ -38,10 +38,11 @@ struct RunningBus {
     }
 }
 
-/// Runs SQL in the test database with psql; returns its unaligned output.
+/// Runs SQL in the test database with psql; returns its unaligned output. Off the cooperative
+/// pool: it waits for a child process.
 @discardableResult
-func psql(_ url: String, _ sql: String) throws -> String {
-    let (status, text) = try runCommand(["psql", url, "-v", "ON_ERROR_STOP=1", "-Atc", sql])
+func psql(_ url: String, _ sql: String) async throws -> String {
+    let (status, text) = try await offThePool { try runCommand(["psql", url, "-v", "ON_ERROR_STOP=1", "-Atc", sql]) }
     guard status == 0 else { throw PsqlError(sql: sql, output: text) }
     return text.trimmingCharacters(in: .whitespacesAndNewlines)
 }

@@ -23,6 +23,30 @@ func freePort() -> Int {
     return Int(UInt16(bigEndian: address.sin_port))
 }
 
+/// A loopback port where nothing listens and nothing else can: a socket bound to it but not
+/// listening, so connections are refused (as with ``freePort()``) for as long as this lives, even
+/// while other tests of the process bind ports of their own.
+final class RefusingPort: Sendable {
+    let port: Int
+    private let descriptor: Int32
+
+    init() throws {
+        let descriptor = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        self.descriptor = descriptor
+        var address = sockaddr_in()
+        address.sin_family = sa_family_t(AF_INET)
+        address.sin_addr.s_addr = inet_addr("127.0.0.1")
+        var length = socklen_t(MemoryLayout<sockaddr_in>.size)
+        let bound = withUnsafeMutablePointer(to: &address) { pointer in
+            pointer.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(descriptor, $0, length) == 0 && getsockname(descriptor, $0, &length) == 0 }
+        }
+        guard descriptor >= 0, bound else { throw TimedOut(what: "a port to refuse connections on") }
+        port = Int(UInt16(bigEndian: address.sin_port))
+    }
+
+    deinit { close(descriptor) }
+}
+
 /// A gateway config for one csv device with free-form extra top-level JSON members.
 func writeLinkConfig(in dir: TemporaryDirectory, url: String, device: String, extra: String) throws -> String {
     try dir.write("token", TestServer.token + "\n")

@@ -34,7 +34,7 @@ struct PostgresBusTests {
     }
 
     static func pair(_ logs: LogCapture) async throws -> (url: String, a: RunningBus, b: RunningBus) {
-        let url = try PostgresTestCluster.shared().makeDatabase()
+        let url = try await PostgresTestCluster.newDatabase()
         let a = try RunningBus(url: url, instance: "A", logger: logs.logger("A"))
         let b = try RunningBus(url: url, instance: "B", logger: logs.logger("B"))
         try await eventually("both buses listening", logs: logs) { a.bus.isListening && b.bus.isListening }
@@ -70,7 +70,7 @@ struct PostgresBusTests {
         b.bus.publish(device: "gw-1:co2", #"{"type":"after"}"#)
         try await eventually("three updates on A", logs: logs) { onA.all.count == 3 }
         #expect(onA.all == [#"{"type":"before"}"#, large, #"{"type":"after"}"#])
-        #expect(try psql(url, "SELECT count(*) FROM cluster_messages") == "1")
+        #expect(try await psql(url, "SELECT count(*) FROM cluster_messages") == "1")
         try await a.stop()
         try await b.stop()
     }
@@ -80,14 +80,14 @@ struct PostgresBusTests {
         let (url, a, b) = try await Self.pair(logs)
         let onA = Collected(a.feed)
         #expect(a.bus.listenCount == 1)
-        let killed = try psql(url, "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity WHERE application_name = 'serialbridge-listen-A'")
+        let killed = try await psql(url, "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity WHERE application_name = 'serialbridge-listen-A'")
         #expect(killed == "1")
         try await eventually("A listening again", logs: logs) { a.bus.listenCount == 2 && a.bus.isListening }
         #expect(logs.count(containing: "the bus's LISTEN connection failed or was lost") >= 1)
         b.bus.publish(device: nil, #"{"type":"after-reconnect"}"#)
         try await eventually("the update after the reconnect", logs: logs) { onA.containing("after-reconnect").count == 1 }
         // The writing connection of B may be killed too: the next send reconnects it.
-        try psql(url, "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = 'serialbridge-bus-B'")
+        try await psql(url, "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = 'serialbridge-bus-B'")
         try await eventually("an update through B's new writer", logs: logs) {
             b.bus.publish(device: nil, #"{"type":"writer-back"}"#)
             return onA.containing("writer-back").count >= 1
@@ -105,19 +105,19 @@ struct PostgresBusTests {
             await a.bus.gateways().contains { $0.gateway == "gw-b" && $0.online && $0.instance == "B" }
         }
         // An instance killed without a word: its row stops being renewed.
-        try psql(url, """
+        try await psql(url, """
             INSERT INTO cluster_instances (id, heartbeat_at) VALUES ('ghost', now());
             INSERT INTO cluster_gateways VALUES ('gw-ghost', 'ghost', 1, 2000)
             """)
         #expect(await a.bus.gateways().contains { $0.gateway == "gw-ghost" && $0.online && $0.instance == "ghost" })
-        try psql(url, "UPDATE cluster_instances SET heartbeat_at = now() - interval '1 hour' WHERE id = 'ghost'")
+        try await psql(url, "UPDATE cluster_instances SET heartbeat_at = now() - interval '1 hour' WHERE id = 'ghost'")
         #expect(await a.bus.gateways().contains { $0.gateway == "gw-ghost" } == false)
         // One instance reaps it and tells every dashboard.
         try await eventually("gw-ghost announced offline on A", logs: logs) {
             onA.containing(#""gateway":"gw-ghost","online":false"#).count == 1
         }
         #expect(onA.all.contains { $0.contains("instance ghost stopped answering") })
-        #expect(try psql(url, "SELECT count(*) FROM cluster_gateways WHERE instance = 'ghost'") == "0")
+        #expect(try await psql(url, "SELECT count(*) FROM cluster_gateways WHERE instance = 'ghost'") == "0")
         // A disconnect removes only that connection's row; a graceful stop removes the instance.
         await b.bus.gatewayDisconnected("gw-b", connection: 2, at: 3_000)
         await b.bus.gatewayDisconnected("gw-b", connection: 1, at: 3_000)
@@ -126,12 +126,12 @@ struct PostgresBusTests {
         try await eventually("gw-b2 online", logs: logs) { await a.bus.gateways().contains { $0.gateway == "gw-b2" } }
         #expect(await a.bus.gateways().contains { $0.gateway == "gw-b" } == false)
         // A row of a gateway this instance no longer holds (a lost write) goes at the next heartbeat.
-        try psql(url, "INSERT INTO cluster_gateways VALUES ('gw-stale', 'B', 9, 4000)")
+        try await psql(url, "INSERT INTO cluster_gateways VALUES ('gw-stale', 'B', 9, 4000)")
         try await eventually("gw-stale removed by B's heartbeat", logs: logs) {
-            try psql(url, "SELECT count(*) FROM cluster_gateways WHERE gateway = 'gw-stale'") == "0"
+            try await psql(url, "SELECT count(*) FROM cluster_gateways WHERE gateway = 'gw-stale'") == "0"
         }
         try await b.stop()
-        #expect(try psql(url, "SELECT count(*) FROM cluster_instances WHERE id = 'B'") == "0")
+        #expect(try await psql(url, "SELECT count(*) FROM cluster_instances WHERE id = 'B'") == "0")
         try await a.stop()
     }
 

@@ -21,7 +21,7 @@ struct PostgresCredentialTests {
     }
 
     @Test func tokensAddListRevokeAndImportThroughTheDatabase() async throws {
-        let url = try PostgresURL(PostgresTestCluster.shared().makeDatabase())
+        let url = try await PostgresURL(PostgresTestCluster.newDatabase())
         let (token, entry) = try await PostgresCredentialCommands.addToken(gateway: "gw-1", database: url, now: 1_700_000_000)
         #expect(token.hasPrefix("sbg_") && entry.gateway == "gw-1" && entry.hash.count == 32)
         let second = try await PostgresCredentialCommands.addToken(gateway: "gw-1", database: url).entry
@@ -56,7 +56,7 @@ struct PostgresCredentialTests {
 
     @Test func aGatewayAuthenticatesWithADatabaseTokenAndItsRevocationClosesItOnAnotherInstance() async throws {
         let logs = LogCapture()
-        let text = try PostgresTestCluster.shared().makeDatabase()
+        let text = try await PostgresTestCluster.newDatabase()
         let database = try ServerDatabase(parsing: text)
         let url = try PostgresURL(text)
         let (token, _) = try await PostgresCredentialCommands.addToken(gateway: "gw-pg", database: url)
@@ -101,7 +101,7 @@ struct PostgresCredentialTests {
 
     @Test func aUserAddedThroughTheDatabaseLogsInOnEveryInstanceAndRemovalEndsTheirSessions() async throws {
         let logs = LogCapture()
-        let text = try PostgresTestCluster.shared().makeDatabase()
+        let text = try await PostgresTestCluster.newDatabase()
         let database = try ServerDatabase(parsing: text)
         let url = try PostgresURL(text)
         let first = try await instance(database, logs, "server-a")
@@ -146,7 +146,7 @@ struct PostgresCredentialTests {
             Issue.record("the serialbridge-server executable is not built; run `swift build --build-tests` first")
             return
         }
-        let url = try PostgresTestCluster.shared().makeDatabase()
+        let url = try await PostgresTestCluster.newDatabase()
         let added = try await runBinary(binary, ["tokens", "add", "gw-cli", "--database", url])
         #expect(added.status == 0 && added.output.hasPrefix("sbg_"))
         let listed = try await runBinary(binary, ["tokens", "list", "--database", url])

@@ -12,7 +12,7 @@ import Testing
 struct PostgresEndToEndTests {
     @Test func readingsArriveOnceThroughTheAPIAcrossAServerInstanceChange() async throws {
         let logs = LogCapture()
-        let database = try ServerDatabase(parsing: PostgresTestCluster.shared().makeDatabase())
+        let database = try await ServerDatabase(parsing: PostgresTestCluster.newDatabase())
         let first = try await TestServer(gateway: "gw-test", logger: logs.logger("server-a")) { $0.database = database }
         let device = try PseudoTerminal()
         defer { device.close() }

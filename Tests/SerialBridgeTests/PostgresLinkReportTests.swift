@@ -11,7 +11,7 @@ import Testing
 struct PostgresLinkReportTests {
     @Test func anInstanceThatDoesNotHoldTheGatewayShowsItsLinkReport() async throws {
         let logs = LogCapture()
-        let url = try PostgresTestCluster.shared().makeDatabase()
+        let url = try await PostgresTestCluster.newDatabase()
         let database = try ServerDatabase(parsing: url)
         // As `serve --database postgres://…` does: the database also carries the cluster bus.
         let a = try await TestServer(gateway: "gw-test", logger: logs.logger("A")) {

@@ -19,7 +19,7 @@ struct PostgresSessionTests {
 
     @Test func aSessionCreatedOnOneInstanceIsValidOnAnotherAndLogoutEndsItEverywhere() async throws {
         let logs = LogCapture()
-        let text = try PostgresTestCluster.shared().makeDatabase()
+        let text = try await PostgresTestCluster.newDatabase()
         let database = try ServerDatabase(parsing: text)
         try await PostgresCredentialCommands.addUser(name: "dora", password: "correct horse", database: PostgresURL(text), cost: 4)
         let first = try await instance(database, logs, "server-a")
@@ -42,7 +42,7 @@ struct PostgresSessionTests {
         #expect(try await offThePool { try rawHTTP(port: secondPort, "GET", "/api/session", headers: ["Cookie: sb_session=\(session)"]) }.status == 200)
 
         // Only the SHA-256 of the cookie value is stored.
-        let stored = try psql(text, "SELECT encode(hash, 'hex') || ' ' || user_name FROM dashboard_sessions")
+        let stored = try await psql(text, "SELECT encode(hash, 'hex') || ' ' || user_name FROM dashboard_sessions")
         #expect(stored.contains(" dora"))
         #expect(!stored.contains(session))
 
@@ -51,14 +51,14 @@ struct PostgresSessionTests {
         #expect(logout.status == 204)
         #expect(try await offThePool { try rawHTTP(port: firstPort, "GET", "/api/devices", headers: ["Cookie: sb_session=\(session)"]) }.status == 401)
         try await eventually("B refuses the logged-out session", logs: logs) { try await onB() == 401 }
-        #expect(try psql(text, "SELECT count(*) FROM dashboard_sessions").trimmingCharacters(in: .whitespacesAndNewlines) == "0")
+        #expect(try await psql(text, "SELECT count(*) FROM dashboard_sessions").trimmingCharacters(in: .whitespacesAndNewlines) == "0")
         try await first.stop()
         try await second.stop()
     }
 
     @Test func theAbsoluteLifetimeIsEnforcedOnTheDatabasesClockThroughTheCache() async throws {
         let logs = LogCapture()
-        let text = try PostgresTestCluster.shared().makeDatabase()
+        let text = try await PostgresTestCluster.newDatabase()
         try await PostgresCredentialCommands.addUser(name: "finn", password: "correct horse", database: PostgresURL(text), cost: 4)
         let database = try ServerDatabase(parsing: text)
         let server = try await TestServer(gateway: "gw-unused", logger: logs.logger("server")) { options in
@@ -85,7 +85,7 @@ struct PostgresSessionTests {
 
     @Test func removingAUserEndsTheirSessionsOnEveryInstance() async throws {
         let logs = LogCapture()
-        let text = try PostgresTestCluster.shared().makeDatabase()
+        let text = try await PostgresTestCluster.newDatabase()
         let database = try ServerDatabase(parsing: text)
         let url = try PostgresURL(text)
         try await PostgresCredentialCommands.addUser(name: "erin", password: "correct horse", database: url, cost: 4)
@@ -110,7 +110,7 @@ struct PostgresSessionTests {
             }
         }
         try await eventually("erin's sessions deleted from the table", logs: logs) {
-            try psql(text, "SELECT count(*) FROM dashboard_sessions").trimmingCharacters(in: .whitespacesAndNewlines) == "0"
+            try await psql(text, "SELECT count(*) FROM dashboard_sessions").trimmingCharacters(in: .whitespacesAndNewlines) == "0"
         }
         try await first.stop()
         try await second.stop()

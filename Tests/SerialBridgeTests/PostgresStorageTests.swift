@@ -23,7 +23,7 @@ private func running(_ url: String, now: @escaping @Sendable () -> Int64 = Times
 @Suite("PostgreSQL storage: migrations, partitions, dedupe across instances", .enabled(if: postgresAvailable(), Comment(rawValue: PostgresTestCluster.missingMessage)))
 struct PostgresStorageTests {
     @Test func migrationsAreAppliedOnceEvenWhenTwoInstancesStartAtOnce() async throws {
-        let url = try PostgresTestCluster.shared().makeDatabase()
+        let url = try await PostgresTestCluster.newDatabase()
         let logger = Logger(label: "pg")
         let first = PostgresStorage(url: try PostgresURL(url), logger: logger)
         let second = PostgresStorage(url: try PostgresURL(url), logger: logger)
@@ -34,12 +34,12 @@ struct PostgresStorageTests {
         // And again later: nothing to do.
         try await PostgresStorage(url: try PostgresURL(url), logger: logger).migrate()
         // Each migration recorded once, none missing (whatever their number: later ones add to it).
-        #expect(try psql(url, "SELECT count(*) = count(DISTINCT version) AND count(*) = max(version) AND count(*) >= 2 FROM schema_migrations") == "t")
-        #expect(try psql(url, "SELECT count(*) FROM pg_class WHERE relname = 'readings_default'") == "1")
+        #expect(try await psql(url, "SELECT count(*) = count(DISTINCT version) AND count(*) = max(version) AND count(*) >= 2 FROM schema_migrations") == "t")
+        #expect(try await psql(url, "SELECT count(*) FROM pg_class WHERE relname = 'readings_default'") == "1")
     }
 
     @Test func retentionDropsWholeDayPartitionsAndTheComingDaysHaveTheirs() async throws {
-        let url = try PostgresTestCluster.shared().makeDatabase()
+        let url = try await PostgresTestCluster.newDatabase()
         let now = Timestamp.nowMilliseconds()
         let day = RetentionPolicy.day
         let (store, task) = try await running(url, now: { now })
@@ -52,21 +52,21 @@ struct PostgresStorageTests {
         #expect(try await store.insert(readings, receivedAt: now).count == 9)
         let partitionDay = { (age: Int64) in PostgresPartitions.name(dayStart: PostgresPartitions.dayStart(now - age * day)) }
         let attached = "SELECT count(*) FROM pg_inherits WHERE inhparent = 'readings'::regclass AND inhrelid::regclass::text = "
-        #expect(try psql(url, attached + "'\(partitionDay(5))'") == "1")
-        #expect(try psql(url, attached + "'\(partitionDay(3))'") == "1")
-        #expect(try psql(url, attached + "'\(partitionDay(-2))'") == "1", "made ahead")
-        #expect(try psql(url, "SELECT count(*) FROM readings_default") == "0")
+        #expect(try await psql(url, attached + "'\(partitionDay(5))'") == "1")
+        #expect(try await psql(url, attached + "'\(partitionDay(3))'") == "1")
+        #expect(try await psql(url, attached + "'\(partitionDay(-2))'") == "1", "made ahead")
+        #expect(try await psql(url, "SELECT count(*) FROM readings_default") == "0")
         let markBefore = try await store.lastStored(gateway: "gw-1")
 
         let report = try await store.prune(RetentionCutoffs(raw: now - 2 * day, minuteRollups: nil, hourRollups: nil), batchSize: 2)
         #expect(report.readings == 7)
-        #expect(try psql(url, "SELECT count(*) FROM pg_class WHERE relname IN ('\(partitionDay(5))', '\(partitionDay(3))')") == "0")
+        #expect(try await psql(url, "SELECT count(*) FROM pg_class WHERE relname IN ('\(partitionDay(5))', '\(partitionDay(3))')") == "0")
         #expect(try await store.readings(gateway: "gw-1", device: "d", limit: 100).map(\.id.sequence) == [8, 9])
         #expect(try await store.device(gateway: "gw-1", device: "d")?.readingCount == 2)
         // A dropped reading sent again stays out (and gets no partition again); the acknowledgement
         // mark does not go back.
         #expect(try await store.insert([readings[0]], receivedAt: now).isEmpty)
-        #expect(try psql(url, "SELECT count(*) FROM pg_class WHERE relname = '\(partitionDay(5))'") == "0")
+        #expect(try await psql(url, "SELECT count(*) FROM pg_class WHERE relname = '\(partitionDay(5))'") == "0")
         #expect(try await store.lastStored(gateway: "gw-1") == markBefore)
         // Rollups were not asked to go.
         #expect(try await store.history(gateway: "gw-1", device: "d", from: 0, to: now, step: 3_600_000, resolution: .hour).count >= 3)
@@ -74,23 +74,23 @@ struct PostgresStorageTests {
     }
 
     @Test func aTimestampNoDayPartitionCoversIsStoredInTheDefaultPartition() async throws {
-        let url = try PostgresTestCluster.shared().makeDatabase()
+        let url = try await PostgresTestCluster.newDatabase()
         let (store, task) = try await running(url)
         defer { task.cancel() }
         // 1970, before 1970, and 2100: a gateway with a wrong clock.
         let odd = [reading(1, at: 0), reading(2, at: -5), reading(3, at: 4_102_444_800_000)]
         #expect(try await store.insert(odd, receivedAt: 1).count == 3)
-        #expect(try psql(url, "SELECT count(*) FROM readings_default") == "3")
+        #expect(try await psql(url, "SELECT count(*) FROM readings_default") == "3")
         #expect(try await store.readings(gateway: "gw-1", device: "d", limit: 10).map(\.timestamp) == [0, -5, 4_102_444_800_000])
         #expect(try await store.insert(odd, receivedAt: 2).isEmpty)
         // Once a day partition exists for such a timestamp, its rows move there from the default.
         let today = PostgresPartitions.dayStart(Timestamp.nowMilliseconds())
         #expect(try await store.insert([reading(4, at: today + 1)], receivedAt: 3).count == 1)
-        #expect(try psql(url, "SELECT count(*) FROM \(PostgresPartitions.name(dayStart: today))") == "1")
+        #expect(try await psql(url, "SELECT count(*) FROM \(PostgresPartitions.name(dayStart: today))") == "1")
     }
 
     @Test func twoInstancesStoringTheSameReadingsConcurrentlyStoreEachOnce() async throws {
-        let url = try PostgresTestCluster.shared().makeDatabase()
+        let url = try await PostgresTestCluster.newDatabase()
         let (first, firstTask) = try await running(url)
         let (second, secondTask) = try await running(url)
         defer {
@@ -122,7 +122,7 @@ struct PostgresStorageTests {
         }
         #expect(stored.count == 1_800)
         #expect(Set(stored.map { "\($0.gateway)/\($0.id.sequence)" }).count == 1_800)
-        #expect(try psql(url, "SELECT count(*) FROM readings") == "1800")
+        #expect(try await psql(url, "SELECT count(*) FROM readings") == "1800")
         for gateway in gateways {
             #expect(try await first.device(gateway: gateway, device: "d")?.readingCount == 600)
             #expect(try await second.lastStored(gateway: gateway) == ReadingID(epoch: 1, sequence: 600))
@@ -149,7 +149,7 @@ struct PostgresStorageTests {
             #expect(error.description.hasPrefix("cannot connect to PostgreSQL at postgres://u@127.0.0.1:\(port)/db: "))
         }
         // A database that does not exist on a running server: the server's own words.
-        let cluster = try PostgresTestCluster.shared()
+        let cluster = try await PostgresTestCluster.running()
         let missing = PostgresStorage(url: try PostgresURL(cluster.url(database: "sb_no_such_db")), logger: Logger(label: "pg"))
         do {
             try await missing.migrate()

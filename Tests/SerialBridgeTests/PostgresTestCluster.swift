@@ -33,6 +33,20 @@ final class PostgresTestCluster: Sendable {
         }
     }
 
+    /// A fresh, empty database in the shared cluster (started on first use); returns its URL.
+    ///
+    /// Starting the cluster and `createdb` wait for child processes: that waiting happens on a
+    /// thread of its own (``offThePool(_:)``), never on one of the few threads of Swift's
+    /// cooperative pool, where it would stall every other test of the process.
+    static func newDatabase() async throws -> String {
+        try await offThePool { try shared().makeDatabase() }
+    }
+
+    /// ``shared()`` for async tests: started (on first use) off the cooperative pool.
+    static func running() async throws -> PostgresTestCluster {
+        try await offThePool { try shared() }
+    }
+
     /// Whether the server binaries are here; tests use it to skip (outside CI) with a message.
     static var isInstalled: Bool {
         FileManager.default.isExecutableFile(atPath: binaries + "/initdb")

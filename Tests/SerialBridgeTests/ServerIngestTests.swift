@@ -50,7 +50,7 @@ struct ServerIngestTests {
     @Test(arguments: StorageBackend.available)
     func aResentReadingIsStoredOnceAndAcknowledgedAgain(_ backend: StorageBackend) async throws {
         let logs = LogCapture()
-        let database = try backend.serverDatabase()
+        let database = try await backend.serverDatabase()
         let server = try await TestServer(gateway: "gw-test", logger: logs.logger("server")) { options in
             if let database { options.database = database }
         }

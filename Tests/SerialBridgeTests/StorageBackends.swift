@@ -17,19 +17,19 @@ enum StorageBackend: String, Sendable, CaseIterable, CustomTestStringConvertible
     }
 
     /// A fresh, empty database: a SQLite file in `directory`, or a new database in the test cluster.
-    func database(in directory: TemporaryDirectory) throws -> ServerDatabase {
+    func database(in directory: TemporaryDirectory) async throws -> ServerDatabase {
         switch self {
         case .sqlite: return .sqlite(path: directory.file("db.sqlite"))
-        case .postgres: return try ServerDatabase(parsing: PostgresTestCluster.shared().makeDatabase())
+        case .postgres: return try await ServerDatabase(parsing: PostgresTestCluster.newDatabase())
         }
     }
 
     /// What a ``TestServer`` should use instead of its own SQLite file: nil for SQLite, a fresh
     /// database for PostgreSQL (pass it on with `configure: { $0.database = database }`).
-    func serverDatabase() throws -> ServerDatabase? {
+    func serverDatabase() async throws -> ServerDatabase? {
         switch self {
         case .sqlite: nil
-        case .postgres: try ServerDatabase(parsing: PostgresTestCluster.shared().makeDatabase())
+        case .postgres: try await ServerDatabase(parsing: PostgresTestCluster.newDatabase())
         }
     }
 

@@ -88,7 +88,8 @@ struct UplinkClockTests {
         let device = try PseudoTerminal()
         defer { device.close() }
         let dir = try TemporaryDirectory()
-        let config = try writeLinkConfig(in: dir, url: "ws://127.0.0.1:\(freePort())/gateway/v1", device: device.slavePath, extra: "")
+        let nobody = try RefusingPort()
+        let config = try writeLinkConfig(in: dir, url: "ws://127.0.0.1:\(nobody.port)/gateway/v1", device: device.slavePath, extra: "")
         var text = try String(contentsOfFile: config, encoding: .utf8)
         // An hour's backoff: only the manual clock can get through it in a test.
         text = text.replacingOccurrences(of: #""initialDelayMs": 20, "maxDelayMs": 200"#, with: #""initialDelayMs": 3600000, "maxDelayMs": 3600000"#)
@@ -101,5 +102,6 @@ struct UplinkClockTests {
         clock.advance(by: .seconds(3600))
         try await eventually("second attempt after the backoff") { uplink.health.endings[.connectFailed] == 2 }
         try await running.stop()
+        withExtendedLifetime(nobody) {}
     }
 }
