@@ -80,14 +80,15 @@ struct PostgresBusTests {
         let (url, a, b) = try await Self.pair(logs)
         let onA = Collected(a.feed)
         #expect(a.bus.listenCount == 1)
-        let killed = try await psql(url, "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity WHERE application_name = 'serialbridge-listen-A'")
+        // Only this test's database: other tests run instances named A and B in the same cluster.
+        let killed = try await psql(url, "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity WHERE application_name = 'serialbridge-listen-A' AND datname = current_database()")
         #expect(killed == "1")
         try await eventually("A listening again", logs: logs) { a.bus.listenCount == 2 && a.bus.isListening }
         #expect(logs.count(containing: "the bus's LISTEN connection failed or was lost") >= 1)
         b.bus.publish(device: nil, #"{"type":"after-reconnect"}"#)
         try await eventually("the update after the reconnect", logs: logs) { onA.containing("after-reconnect").count == 1 }
         // The writing connection of B may be killed too: the next send reconnects it.
-        try await psql(url, "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = 'serialbridge-bus-B'")
+        try await psql(url, "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = 'serialbridge-bus-B' AND datname = current_database()")
         try await eventually("an update through B's new writer", logs: logs) {
             b.bus.publish(device: nil, #"{"type":"writer-back"}"#)
             return onA.containing("writer-back").count >= 1
