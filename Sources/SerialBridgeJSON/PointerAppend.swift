@@ -58,6 +58,20 @@ public struct PointerCursor {
         position += NumberText.write(value, to: position)
     }
 
+    /// Writes `text` as a JSON string when it needs no escaping and its UTF-8 is at most
+    /// `limit - 2` bytes; false, with nothing written, otherwise.
+    public mutating func plainString(_ text: String, limit: Int) -> Bool {
+        var text = text
+        return text.withUTF8 { utf8 in
+            guard utf8.count + 2 <= limit else { return false }
+            for byte in utf8 where byte < 0x20 || byte == 0x22 || byte == 0x5C { return false }
+            byte(0x22)
+            raw(utf8)
+            byte(0x22)
+            return true
+        }
+    }
+
     /// Writes one byte.
     public mutating func byte(_ value: UInt8) {
         position.pointee = value

@@ -30,6 +30,10 @@ public final class ReadingEncoder: Sendable {
     private let valuesAndFirstKey: [UInt8]
     // Room for the body ``writeCommonJSONBody`` writes.
     private let commonBodyBound: Int
+    // Per field, `"name":"unit"` (nil: no unit), for the units of readings missing some values.
+    private let unitPairs: [[UInt8]?]
+    // One bit per field: every value present.
+    private let allPresent: UInt64
 
     /// Prepares an encoder for one device.
     public init(gateway: String, device: String, profile: String, fields: [(name: String, unit: String?)], format: WireFormat = .json) {
@@ -70,8 +74,20 @@ public final class ReadingEncoder: Sendable {
         fullUnits = Self.units(fields.map { ($0.name, $0.unit) })
         fullUnitsClosed = fullUnits + Self.close
         valuesAndFirstKey = Self.valuesKey + (keys.first ?? [])
-        commonBodyBound = middle.count + valuesAndFirstKey.count + keys.dropFirst().reduce(0) { $0 + $1.count }
-            + fullUnitsClosed.count + (fields.count + 1) * NumberText.maxLength
+        unitPairs = fields.map { field in
+            field.unit.map { unit in
+                var pair = JSONWriter(capacity: 32)
+                pair.beginObject()
+                pair.key(field.name)
+                pair.string(unit)
+                return Array(pair.bytes.dropFirst())
+            }
+        }
+        allPresent = fields.count >= 64 ? .max : (1 << UInt64(fields.count)) - 1
+        let keysBytes = keys.reduce(0) { $0 + $1.count }
+        let unitsBytes = Self.unitsKey.count + unitPairs.reduce(0) { $0 + ($1?.count ?? 0) + 1 } + Self.closeTwice.count
+        commonBodyBound = middle.count + Self.valuesKey.count + valuesAndFirstKey.count + keysBytes
+            + max(fullUnitsClosed.count, unitsBytes) + (fields.count + 1) * NumberText.maxLength
     }
 
     /// Encodes a reading whose `values` are aligned with ``fields`` (nil: not carried this time), as
@@ -116,7 +132,7 @@ public final class ReadingEncoder: Sendable {
     ) {
         switch format {
         case .json:
-            if count == fields.count, count > 0, outOfRange.isEmpty, writeCommonJSONBody(timestamp: timestamp, into: &bytes, value: value) { return }
+            if count == fields.count, count > 0, count <= 64, outOfRange.isEmpty, writeCommonJSONBody(timestamp: timestamp, into: &bytes, value: value) { return }
             JSONWriter.append(to: &bytes) { writeJSONBody(timestamp: timestamp, count: count, outOfRange: outOfRange, into: &$0, value: value) }
         case .binary:
             ByteWriter.append(to: &bytes) { writeBinaryBody(timestamp: timestamp, count: count, outOfRange: outOfRange, into: &$0, value: value) }
@@ -142,27 +158,65 @@ public final class ReadingEncoder: Sendable {
         for name in outOfRange { writer.string(name) }
     }
 
-    /// The usual JSON body, every value present, a number or a boolean, none out of range,
-    /// written through one pointer. False, with nothing written, for any other reading.
+    /// The usual JSON body, every value a number, a boolean, a short string without escapes or
+    /// absent, none out of range, written through one pointer. False, with nothing written, for
+    /// any other reading.
     private func writeCommonJSONBody(timestamp: Int64, into bytes: inout [UInt8], value: (Int) -> WireValue?) -> Bool {
         var common = true
         bytes.appendWriting(upTo: commonBodyBound) { start in
             var cursor = PointerCursor(start)
             cursor.raw(middle)
             cursor.integer(timestamp)
+            var present: UInt64 = 0
             for index in 0..<keys.count {
-                cursor.raw(index == 0 ? valuesAndFirstKey : keys[index])
+                let number: WireValue
                 switch value(index) {
-                case .float(let number)?: cursor.float(number)
-                case .integer(let number)?: cursor.integer(number)
-                case .boolean(true)?: cursor.raw(Self.trueText)
-                case .boolean(false)?: cursor.raw(Self.falseText)
-                case .string?, .bytes?, nil:
+                case nil:
+                    continue
+                case let carried? where carried.isWrittenFast:
+                    number = carried
+                default:
                     common = false
                     return 0
                 }
+                if present != 0 {
+                    cursor.raw(keys[index])
+                } else if index == 0 {
+                    cursor.raw(valuesAndFirstKey)
+                } else {
+                    // The first key carries no comma; a later key after an absent first one needs it dropped.
+                    cursor.raw(Self.valuesKey)
+                    keys[index].withUnsafeBufferPointer { cursor.raw(UnsafeBufferPointer(rebasing: $0.dropFirst())) }
+                }
+                present |= 1 << UInt64(index)
+                switch number {
+                case .float(let number): cursor.float(number)
+                case .integer(let number): cursor.integer(number)
+                case .boolean(true): cursor.raw(Self.trueText)
+                case .boolean(false): cursor.raw(Self.falseText)
+                case .string(let text):
+                    guard cursor.plainString(text, limit: NumberText.maxLength) else {
+                        common = false
+                        return 0
+                    }
+                case .bytes: break
+                }
             }
-            cursor.raw(fullUnitsClosed)
+            if present == 0 { cursor.raw(Self.valuesKey) }
+            if present == allPresent {
+                cursor.raw(fullUnitsClosed)
+            } else {
+                // `},"units":{…}}` with the units of the values carried.
+                cursor.raw(Self.unitsKey)
+                var first = true
+                for index in 0..<unitPairs.count where present & (1 << UInt64(index)) != 0 {
+                    guard let pair = unitPairs[index] else { continue }
+                    if !first { cursor.byte(UInt8(ascii: ",")) }
+                    cursor.raw(pair)
+                    first = false
+                }
+                cursor.raw(Self.closeTwice)
+            }
             return cursor.position - start
         }
         return common
@@ -216,6 +270,8 @@ public final class ReadingEncoder: Sendable {
     }
 
     private static let sequenceKey = Array(#","seq":"#.utf8)
+    private static let unitsKey = Array(#"},"units":{"#.utf8)
+    private static let closeTwice = Array("}}".utf8)
     private static let trueText = Array("true".utf8)
     private static let falseText = Array("false".utf8)
     private static let valuesKey = Array(#","values":{"#.utf8)
@@ -234,5 +290,16 @@ public final class ReadingEncoder: Sendable {
         }
         writer.endObject()
         return Array(#"},"units":"#.utf8) + writer.bytes
+    }
+}
+
+extension WireValue {
+    /// Whether ``ReadingEncoder``'s pointer path may write the value (a string only if short and
+    /// plain, which it checks as it writes).
+    fileprivate var isWrittenFast: Bool {
+        switch self {
+        case .float, .integer, .boolean, .string: true
+        case .bytes: false
+        }
     }
 }

@@ -168,7 +168,8 @@ struct ReadingEncoderTests {
         let encoder = ReadingEncoder(gateway: "g", device: "d", profile: "p", fields: fields)
         let samples: [WireValue] = [
             .float(21.5), .float(-0.0), .float(1e-7), .float(.nan), .float(123_456_789.125), .integer(.min), .integer(0),
-            .boolean(true), .boolean(false), .string("t\u{7}\""), .bytes([0, 255]),
+            .boolean(true), .boolean(false), .string("t\u{7}\""), .bytes([0, 255]), .string("gps"), .string(""), .string("°C ✓"),
+            .string(String(repeating: "x", count: 30)), .string(String(repeating: "y", count: 31)),
         ]
         for first in samples {
             for second in samples {
