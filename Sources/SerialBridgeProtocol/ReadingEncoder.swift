@@ -222,35 +222,24 @@ public final class ReadingEncoder: Sendable {
         return common
     }
 
+    /// Any other body (long or escaped strings, bytes, values out of range), through ``JSONWriter``.
     private func writeJSONBody(
         timestamp: Int64, count: Int, outOfRange: [String], into writer: inout JSONWriter, value: (Int) -> WireValue?
     ) {
         writer.raw(middle)
         writer.integer(timestamp)
+        writer.raw(Self.valuesKey)
         var allPresent = true
-        var opened = false
+        var first = true
         for index in 0..<min(count, keys.count) {
             guard let value = value(index) else {
                 allPresent = false
                 continue
             }
-            if opened {
-                writer.raw(keys[index])
-            } else if index == 0 {
-                writer.raw(valuesAndFirstKey)
-            } else {
-                // The first key carries no comma; a later key after an absent first one needs it dropped.
-                writer.raw(Self.valuesKey)
-                writer.raw(keys[index].dropFirst())
-            }
-            opened = true
+            // The first key carries no comma; a later key after an absent first one needs it dropped.
+            if first, index > 0 { writer.raw(keys[index].dropFirst()) } else { writer.raw(keys[index]) }
+            first = false
             MessageCodec.writeValue(value, into: &writer)
-        }
-        if !opened { writer.raw(Self.valuesKey) }
-        if allPresent && count == fields.count && outOfRange.isEmpty {
-            // The usual ending in one piece.
-            writer.raw(fullUnitsClosed)
-            return
         }
         if allPresent && count == fields.count {
             writer.raw(fullUnits)
