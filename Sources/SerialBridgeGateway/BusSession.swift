@@ -282,9 +282,7 @@ public final class BusSession: Sendable {
         for output in outputs {
             switch output {
             case .reading(let index, let reading) where index < encoders.count:
-                readings.append(encoder: encoders[index], timestamp: timestamp, count: reading.values.count, outOfRange: reading.outOfRange) {
-                    reading.values[$0].map(WireValue.init)
-                }
+                readings.append(reading, encoder: encoders[index], timestamp: timestamp)
             case .reading:
                 break
             case .responding(let index, let answering, let message):

@@ -211,3 +211,12 @@ extension WireValue {
         }
     }
 }
+
+extension ReadingBatch {
+    /// Adds a parsed reading of `encoder`'s device, made at `timestamp`.
+    mutating func append(_ reading: ParsedReading, encoder: ReadingEncoder, timestamp: Int64) {
+        append(encoder: encoder, timestamp: timestamp, count: reading.values.count, outOfRange: reading.outOfRange) {
+            reading.values[$0].map(WireValue.init)
+        }
+    }
+}

@@ -228,9 +228,7 @@ final class DeviceStreamHandler: ChannelInboundHandler {
         var readings = ReadingBatch()
         swap(&readings, &self.readings)
         body(&parser) { reading in
-            readings.append(encoder: encoder, timestamp: timestamp, count: reading.values.count, outOfRange: reading.outOfRange) {
-                reading.values[$0].map(WireValue.init)
-            }
+            readings.append(reading, encoder: encoder, timestamp: timestamp)
         }
         swap(&readings, &self.readings)
     }

@@ -15,8 +15,10 @@ extension Array where Element == UInt8 {
         }
         let written = withUnsafeMutableBufferPointer { buffer -> Int in
             guard let base = buffer.baseAddress else { return 0 }
-            return Swift.min(bound, Swift.max(0, write(base + start)))
+            return write(base + start)
         }
+        // Past the bound the heap is already overwritten: stop rather than carry on.
+        precondition(written >= 0 && written <= bound, "wrote \(written) bytes into room for \(bound)")
         removeLast(bound - written)
     }
 }

@@ -158,14 +158,8 @@ public enum MessageCodec {
     /// `{"type":"batch","items":[…]}` around messages already encoded (readings and device events,
     /// in identity order): a batch costs one copy of its items, never a re-encoding.
     public static func batch(encoded items: some Collection<[UInt8]>) -> [UInt8] {
-        var bytes = batchHead
-        bytes.reserveCapacity(batchHead.count + items.reduce(2) { $0 + $1.count + 1 })
-        for (index, item) in items.enumerated() {
-            if index > 0 { bytes.append(UInt8(ascii: ",")) }
-            bytes.append(contentsOf: item)
-        }
-        bytes.append(contentsOf: [UInt8(ascii: "]"), UInt8(ascii: "}")])
-        return bytes
+        let (bytes, ranges) = laidEndToEnd(items)
+        return batch(encoded: ranges, of: bytes)
     }
 
     /// ``batch(encoded:)`` for messages laid end to end in one buffer: `items` are their ranges
@@ -179,6 +173,19 @@ public enum MessageCodec {
         }
         batch.append(contentsOf: [UInt8(ascii: "]"), UInt8(ascii: "}")])
         return batch
+    }
+
+    /// `items` in one buffer, and where each lies in it: the form the batch builders take.
+    public static func laidEndToEnd(_ items: some Collection<[UInt8]>) -> (bytes: [UInt8], ranges: [Range<Int>]) {
+        var bytes: [UInt8] = []
+        bytes.reserveCapacity(items.reduce(0) { $0 + $1.count })
+        var ranges: [Range<Int>] = []
+        ranges.reserveCapacity(items.count)
+        for item in items {
+            ranges.append(bytes.count..<(bytes.count + item.count))
+            bytes.append(contentsOf: item)
+        }
+        return (bytes, ranges)
     }
 
     private static let batchHead = Array(#"{"type":"batch","items":["#.utf8)

@@ -125,7 +125,8 @@ public final class ReadingEncoder: Sendable {
     }
 
     /// Appends the rest of a reading's message after ``writeIdentity(_:into:)``: `value(i)` is the
-    /// value of field `i` for `i` in `0..<count` (nil: not carried this time). The binary body is,
+    /// value of field `i` for `i` in `0..<count` (nil: not carried this time); it may be asked
+    /// more than once for a field, so it must be cheap and give the same answer each time. The binary body is,
     /// with the identity before it, byte for byte what ``BinaryReadings/record(_:)`` writes.
     public func writeBody(
         timestamp: Int64, count: Int, outOfRange: [String], into bytes: inout [UInt8], value: (Int) -> WireValue?
@@ -173,11 +174,8 @@ public final class ReadingEncoder: Sendable {
                 switch value(index) {
                 case nil:
                     continue
-                case let carried? where carried.isWrittenFast:
+                case let carried?:
                     number = carried
-                default:
-                    common = false
-                    return 0
                 }
                 if present != 0 {
                     cursor.raw(keys[index])
@@ -195,11 +193,14 @@ public final class ReadingEncoder: Sendable {
                 case .boolean(true): cursor.raw(Self.trueText)
                 case .boolean(false): cursor.raw(Self.falseText)
                 case .string(let text):
+                    // Room for a value is NumberText.maxLength bytes (``commonBodyBound``).
                     guard cursor.plainString(text, limit: NumberText.maxLength) else {
                         common = false
                         return 0
                     }
-                case .bytes: break
+                case .bytes:
+                    common = false
+                    return 0
                 }
             }
             if present == 0 { cursor.raw(Self.valuesKey) }
@@ -279,16 +280,5 @@ public final class ReadingEncoder: Sendable {
         }
         writer.endObject()
         return Array(#"},"units":"#.utf8) + writer.bytes
-    }
-}
-
-extension WireValue {
-    /// Whether ``ReadingEncoder``'s pointer path may write the value (a string only if short and
-    /// plain, which it checks as it writes).
-    fileprivate var isWrittenFast: Bool {
-        switch self {
-        case .float, .integer, .boolean, .string: true
-        case .bytes: false
-        }
     }
 }

@@ -46,7 +46,7 @@ extension Spool {
         state.flushedCount = 0
         var tail = state.lastAppended
         admitting: for frame in frames {
-            let header = SpoolRecord.Header(id: frame.id, timestamp: frame.timestamp, length: frame.payload.count)
+            let header = SpoolRecord.Header(id: frame.id, timestamp: frame.timestamp, length: frame.payloadRange.count)
             guard tail.map({ header.id > $0 }) ?? true, header.length <= SpoolRecord.maxPayload else {
                 notes.append((.error, "spool: refused frame \(header.id) (\(header.length) bytes): identities must grow and payloads stay under \(SpoolRecord.maxPayload) bytes"))
                 break

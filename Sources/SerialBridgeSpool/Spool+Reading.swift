@@ -10,7 +10,7 @@ import Glibc
 /// backlog that is no longer in the page cache).
 struct CursorReader {
     enum Outcome {
-        /// Read up to `offset`; the frames were appended to the caller's array.
+        /// Read up to `offset`; the frames were appended to the caller's batch.
         case read(offset: Int)
         /// The file cannot be opened (it was deleted meanwhile, or worse).
         case missing(Int32)

@@ -79,6 +79,7 @@ public enum SpoolRecord {
 
     /// Appends the record of `header` (whose length is the payload's) and `payload` to `buffer`.
     public static func append(_ header: Header, payload: ArraySlice<UInt8>, to buffer: inout [UInt8]) {
+        assert(header.length == payload.count, "a record's header must give its payload's length")
         let start = buffer.count
         buffer.append(contentsOf: repeatElement(0, count: headerSize))
         payload.withUnsafeBufferPointer { buffer.append(contentsOf: $0) }

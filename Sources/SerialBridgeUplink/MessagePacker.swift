@@ -30,17 +30,12 @@ public struct MessagePacker: Sendable {
     /// The messages carrying `frames`, in order. A frame is JSON when it starts with `{`, a binary
     /// reading record when it starts with 0xB0.
     public mutating func pack(_ frames: SpoolFrames) -> [Outgoing] {
-        pack(frames.bytes, frames.lazy.map(\.payload))
+        pack(frames.bytes, frames.lazy.map(\.payloadRange))
     }
 
     /// ``pack(_:)-(SpoolFrames)`` for frames held separately (tests).
     public mutating func pack(_ frames: [[UInt8]]) -> [Outgoing] {
-        var bytes: [UInt8] = []
-        var ranges: [Range<Int>] = []
-        for frame in frames {
-            ranges.append(bytes.count..<(bytes.count + frame.count))
-            bytes.append(contentsOf: frame)
-        }
+        let (bytes, ranges) = MessageCodec.laidEndToEnd(frames)
         return pack(bytes, ranges)
     }
 

@@ -30,7 +30,7 @@ public struct ReadingBatch: Sendable {
     public var isEmpty: Bool { entries.isEmpty }
 
     /// Adds a reading of `encoder`'s device: `value(i)` is field `i`'s value for `i` in
-    /// `0..<count` (nil: not carried this time).
+    /// `0..<count` (nil: not carried this time); it may be asked more than once for a field.
     public mutating func append(
         encoder: ReadingEncoder, timestamp: Int64, count: Int, outOfRange: [String] = [], value: (Int) -> WireValue?
     ) {
@@ -65,8 +65,12 @@ public struct ReadingBatch: Sendable {
         }
     }
 
-    /// Empties the batch, keeping its storage for the next one.
+    /// Empties the batch, keeping its storage for the next one (unless a burst made it large).
     public mutating func removeAll() {
+        guard bodies.capacity <= SpoolFrames.keptCapacity else {
+            self = ReadingBatch()
+            return
+        }
         bodies.removeAll(keepingCapacity: true)
         entries.removeAll(keepingCapacity: true)
         encoders.removeAll(keepingCapacity: true)

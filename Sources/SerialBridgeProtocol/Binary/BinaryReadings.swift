@@ -58,12 +58,8 @@ public enum BinaryReadings {
 
     /// A batch message of already encoded records.
     public static func batch(gateway: String, records: some Collection<[UInt8]>) -> [UInt8] {
-        var writer = ByteWriter(capacity: 16 + gateway.utf8.count + records.reduce(0) { $0 + $1.count })
-        writer.byte(batchKind)
-        writer.string(gateway)
-        writer.varint(UInt64(records.count))
-        for record in records { writer.raw(record) }
-        return writer.bytes
+        let (bytes, ranges) = MessageCodec.laidEndToEnd(records)
+        return batch(gateway: gateway, records: ranges, of: bytes)
     }
 
     /// ``batch(gateway:records:)`` for records laid end to end in one buffer: `records` are their
