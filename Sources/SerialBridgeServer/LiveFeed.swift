@@ -1,7 +1,8 @@
 import Synchronization
 
 /// Fans updates out to every open dashboard. Each subscriber gets a bounded buffer, so a slow
-/// browser loses its oldest updates instead of growing the server's memory, and receives only the
+/// browser loses its oldest updates (counted: ``dropped``) instead of growing the server's memory,
+/// and receives only the
 /// devices it subscribed to (``LiveTopics``); gateway-level updates (online, offline, link health)
 /// go to everyone.
 public final class LiveFeed: Sendable {
@@ -12,6 +13,10 @@ public final class LiveFeed: Sendable {
 
     private let subscribers = Mutex<[Int: Subscriber]>([:])
     private let nextID = Atomic<Int>(0)
+    private let droppedUpdates = Atomic<UInt64>(0)
+
+    /// Updates each subscriber may have waiting before its oldest are dropped.
+    public static let bufferedUpdates = 1000
 
     /// Creates a feed with no subscribers.
     public init() {}
@@ -28,7 +33,7 @@ public final class LiveFeed: Sendable {
     /// returned stream is dropped or ``finishAll()`` runs.
     public func subscribe(topics: LiveTopics = .everything) -> Subscription {
         let id = nextID.add(1, ordering: .relaxed).newValue
-        let (stream, continuation) = AsyncStream<String>.makeStream(bufferingPolicy: .bufferingNewest(1000))
+        let (stream, continuation) = AsyncStream<String>.makeStream(bufferingPolicy: .bufferingNewest(Self.bufferedUpdates))
         continuation.onTermination = { [weak self] _ in
             _ = self?.subscribers.withLock { $0.removeValue(forKey: id) }
         }
@@ -51,8 +56,14 @@ public final class LiveFeed: Sendable {
         }
         guard !targets.isEmpty else { return }
         let text = message()
-        for continuation in targets { continuation.yield(text) }
+        for continuation in targets {
+            if case .dropped = continuation.yield(text) { droppedUpdates.add(1, ordering: .relaxed) }
+        }
     }
+
+    /// Updates dropped so far because a subscriber had ``bufferedUpdates`` waiting already (a
+    /// dashboard that stopped reading, or reads slower than updates come).
+    public var dropped: UInt64 { droppedUpdates.load(ordering: .relaxed) }
 
     /// Number of open subscriptions.
     public var subscriberCount: Int { subscribers.withLock { $0.count } }

@@ -163,7 +163,7 @@ public enum ServerApplication {
         addRoutes(to: router, tokens: tokens, bus: bus)
         let metrics = options.metrics
         router.get("/metrics") { _, _ in
-            metrics.liveSubscribers.set(Double(feed.subscriberCount))
+            metrics.update(from: feed)
             return Response(
                 status: .ok, headers: [.contentType: "text/plain; version=0.0.4; charset=utf-8"],
                 body: .init(byteBuffer: ByteBuffer(bytes: metrics.render()))

@@ -1,4 +1,5 @@
 import Prometheus
+import Synchronization
 
 /// The server's Prometheus metrics, on its own registry (so that several servers in one process,
 /// as in tests, keep separate counts). Served at `/metrics`; every name is listed in docs/API.md.
@@ -19,6 +20,9 @@ public final class ServerMetrics: Sendable {
     /// Time from a message's arrival to its `ack` (storage included).
     let ackLatency: DurationHistogram
     let liveSubscribers: Gauge
+    private let liveDropped: Counter
+    /// ``LiveFeed/dropped`` at the last scrape, to add only what is new to ``liveDropped``.
+    private let liveDroppedSeen = Atomic<UInt64>(0)
     private let closesByCode: [UInt16: Counter]
     private let closesOther: Counter
     private let rejectedByReason: [String: Counter]
@@ -56,6 +60,9 @@ public final class ServerMetrics: Sendable {
             help: "From a message's arrival to its acknowledgement, storage included."
         )
         liveSubscribers = registry.makeGauge(name: "serialbridge_server_live_subscribers", help: "Dashboard WebSockets open now.")
+        liveDropped = registry.makeCounter(
+            name: "serialbridge_server_live_dropped_total", help: "Live updates dropped because a dashboard had 1,000 waiting (oldest first)."
+        )
         var closes: [UInt16: Counter] = [:]
         for code in Self.closeCodes {
             closes[code] = registry.makeCounter(
@@ -71,6 +78,14 @@ public final class ServerMetrics: Sendable {
             )
         }
         rejectedByReason = rejected
+    }
+
+    /// Copies the live feed's gauges and counters in, before a scrape.
+    func update(from feed: LiveFeed) {
+        liveSubscribers.set(Double(feed.subscriberCount))
+        let total = feed.dropped
+        let seen = liveDroppedSeen.exchange(total, ordering: .relaxed)
+        if total > seen { liveDropped.increment(by: Int64(clamping: total - seen)) }
     }
 
     func closed(code: UInt16) {

@@ -179,6 +179,23 @@ struct ServerPacingAndTopicsTests {
         #expect(bucket.take(20, at: 1_000_000_000) == 200_000_000)
     }
 
+    @Test func aDashboardThatStopsReadingLosesItsOldestUpdatesAndTheyAreCounted() async {
+        let feed = LiveFeed()
+        let metrics = ServerMetrics()
+        let subscription = feed.subscribe()
+        for n in 1...(LiveFeed.bufferedUpdates + 5) { feed.publish(device: nil, "update \(n)") }
+        #expect(feed.dropped == 5)
+        metrics.update(from: feed)
+        metrics.update(from: feed)
+        let text = String(decoding: metrics.render(), as: UTF8.self)
+        #expect(text.contains("serialbridge_server_live_dropped_total 5"))
+        #expect(text.contains("serialbridge_server_live_subscribers 1"))
+        // What is left is the newest, in order.
+        var iterator = subscription.updates.makeAsyncIterator()
+        #expect(await iterator.next() == "update 6")
+        feed.finishAll()
+    }
+
     @Test func liveTopicsMatchEverythingAGatewayOrOneDevice() {
         #expect(LiveTopics(["*"]).contains(device: "gw:a"))
         #expect(LiveTopics(["gw:*"]).contains(device: "gw:a"))
