@@ -94,14 +94,22 @@ final class DeviceStreamHandler: ChannelInboundHandler {
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
         let buffer = unwrapInboundIn(data)
-        bytesThisCycle += buffer.readableBytes
-        guard !holding else { return held.append(buffer) }
-        let now = enterStep()
-        if let stall = slot?.stall {
-            hold(buffer, stall: stall, context: context)
-            return
+        guard !holding else {
+            bytesThisCycle += buffer.readableBytes
+            return held.append(buffer)
         }
-        buffer.withUnsafeReadableBytes { feed($0, at: now) }
+        if let stall = slot?.stall {
+            bytesThisCycle += buffer.readableBytes
+            _ = enterStep()
+            return hold(buffer, stall: stall, context: context)
+        }
+        buffer.withUnsafeReadableBytes { received($0, context: context) }
+    }
+
+    /// Bytes read (by the channel or at a tick): counted for pacing, parsed, the silence ticker armed.
+    private func received(_ bytes: UnsafeRawBufferPointer, context: ChannelHandlerContext) {
+        bytesThisCycle += bytes.count
+        feed(bytes, at: enterStep())
         armTicker(context: context)
     }
 
@@ -138,15 +146,12 @@ final class DeviceStreamHandler: ChannelInboundHandler {
         let descriptor = tickDescriptor
         let count = ticker.withReadBuffer { buffer -> Int in
             let count = Glibc.read(descriptor, buffer.baseAddress, buffer.count)
-            guard count > 0 else { return count }
-            bytesThisCycle += count
-            feed(UnsafeRawBufferPointer(rebasing: buffer[..<count]), at: enterStep())
+            if count > 0 { received(UnsafeRawBufferPointer(rebasing: buffer[..<count]), context: context) }
             return count
         }
         guard count > 0 else { return context.read() }
-        armTicker(context: context)
-        endStep()
-        scheduleRead(context: context)
+        // The read cycle ends as a channel read's does.
+        channelReadComplete(context: context)
     }
 
     func errorCaught(context: ChannelHandlerContext, error: any Error) {
